@@ -1,0 +1,308 @@
+"""The `agentgym` command line. Heavy imports stay inside commands so `agentgym --help` is fast.
+
+Exit codes: 0 success, 1 the work failed (e.g. a validation did not pass), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agentgym.cli.common import (
+    check_env_id,
+    cli_errors,
+    console,
+    err_console,
+    fail,
+    make_policy,
+    parse_env_args,
+)
+
+app = typer.Typer(
+    name="agentgym",
+    help="Gymnasium environments for multi-turn LLM agents: run, evaluate, replay, re-score, train.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+tasks_app = typer.Typer(help="Build and validate task suites.", no_args_is_help=True)
+train_app = typer.Typer(help="Train agents.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(train_app, name="train")
+
+#: Sub-apps owned by the families: (module, attribute, parent, name). Mounted when importable.
+SUB_APPS = [
+    ("agentgym.cli.sandbox", "app", app, "sandbox"),
+    ("agentgym.cli.tasks_swe", "app", tasks_app, "swe"),
+    ("agentgym.cli.tasks_web", "app", tasks_app, "web"),
+    ("agentgym.cli.search", "tasks_app", tasks_app, "search"),
+    ("agentgym.cli.search", "app", app, "search"),
+    ("agentgym.cli.mcp", "app", app, "mcp"),
+    ("agentgym.cli.models", "app", app, "models"),
+    ("agentgym.cli.models", "serve_app", app, "serve"),
+    ("agentgym.cli.judge", "app", app, "judge"),
+    ("agentgym.cli.report", "app", app, "report"),
+]
+for _module, _attr, _parent, _name in SUB_APPS:
+    try:
+        _sub = getattr(importlib.import_module(_module), _attr)
+    except (ImportError, AttributeError):
+        continue
+    if isinstance(_sub, typer.Typer):
+        _parent.add_typer(_sub, name=_name)
+    else:  # a plain function: mount as a single command
+        _parent.command(name=_name)(_sub)
+
+RewardOpt = Annotated[
+    str | None, typer.Option("--reward", "-r", help="gated | direct | outcome | path to a RewardSpec YAML")
+]
+EnvArgOpt = Annotated[list[str] | None, typer.Option("--env-arg", "-e", help="env keyword argument key=value")]
+
+
+@app.command("list")
+def list_envs() -> None:
+    """List the registered environments and whether their extras are installed."""
+    from rich.table import Table
+
+    from agentgym.registration import ENVS, available
+
+    table = Table(show_edge=False)
+    for column in ("env id", "available", "extra", "description"):
+        table.add_column(column)
+    for env_id, (_entry, extra, about) in ENVS.items():
+        ok = available(env_id)
+        table.add_row(env_id, "yes" if ok else "no", extra or "-", about)
+    console.print(table)
+
+
+def _rollout(
+    env_id: str,
+    policy_spec: str,
+    episodes: int | None,
+    reward: str | None,
+    out: Path | None,
+    seed: int,
+    group_size: int,
+    concurrency: int,
+    max_turns: int | None,
+    env_args: list[str] | None,
+    task: list[str] | None,
+    resume: bool,
+) -> tuple[list[Any], Path | None]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from agentgym.rollout import run_episodes
+
+    env_id = check_env_id(env_id)
+    kwargs = parse_env_args(env_args)
+    if reward is not None:
+        kwargs["reward"] = reward
+    if max_turns is not None:
+        kwargs["max_turns"] = max_turns
+    policy = make_policy(policy_spec)
+    total = (len(task) if task else episodes or 1) * group_size
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+    def on_episode(record: Any) -> None:
+        progress.advance(bar)
+        if not console.is_terminal:
+            ret = "invalid" if record.reward_invalid or record.report is None else f"{record.report.return_:g}"
+            print(f"episode task={record.task_id} seed={record.seed} turns={len(record.steps)} return={ret}", flush=True)
+
+    with progress:
+        bar = progress.add_task(f"{env_id} x {policy_spec}", total=total)
+        records = run_episodes(
+            env_id,
+            policy,
+            episodes=None if task else episodes,
+            task_ids=task or None,
+            group_size=group_size,
+            seed=seed,
+            concurrency=concurrency,
+            env_kwargs=kwargs,
+            out=out,
+            resume=resume,
+            on_episode=on_episode,
+        )
+    return records, out
+
+
+def _print_summary(records: list[Any], title: str) -> dict[str, Any]:
+    from rich.table import Table
+
+    from agentgym.metrics import summarize
+
+    summary = summarize(records)
+    table = Table(title=title, show_edge=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(table)
+    return summary
+
+
+@app.command()
+def run(
+    env_id: Annotated[str, typer.Argument(help="e.g. agentgym/StallOrSubmit-v0")],
+    policy: Annotated[str, typer.Option("--policy", "-p", help="random | oracle | scripted:A|B | hf:PATH | vllm:URL#MODEL ...")] = "random",
+    episodes: Annotated[int, typer.Option("--episodes", "-n", help="number of tasks (groups) to play")] = 1,
+    reward: RewardOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="trajectory file (JSONL) to append to")] = None,
+    seed: int = 0,
+    group_size: Annotated[int, typer.Option("--group-size", "-G", help="samples per task (GRPO groups)")] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
+    max_turns: Annotated[int | None, typer.Option("--max-turns")] = None,
+    env_arg: EnvArgOpt = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="task id (repeatable)")] = None,
+    resume: Annotated[bool, typer.Option(help="skip episodes already in --out")] = True,
+) -> None:
+    """Play episodes with a policy and write a replayable trajectory file."""
+    with cli_errors():
+        records, out = _rollout(
+            env_id, policy, episodes, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume
+        )
+        _print_summary(records, f"{env_id} - {policy}")
+        if out is not None:
+            console.print(f"wrote {len(records)} episode(s) to {out}\nreplay with: agentgym replay {out}")
+
+
+@app.command("eval")
+def evaluate(
+    env_id: Annotated[str, typer.Argument(help="e.g. agentgym/SWE-v0")],
+    policy: Annotated[str, typer.Option("--policy", "-p")] = "random",
+    n: Annotated[int, typer.Option("--n", "-n", help="number of tasks")] = 10,
+    reward: RewardOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o")] = None,
+    seed: int = 0,
+    group_size: Annotated[int, typer.Option("--group-size", "-G", "-k", help="samples per task (pass@k, pass^k)")] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
+    max_turns: Annotated[int | None, typer.Option("--max-turns")] = None,
+    env_arg: EnvArgOpt = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t")] = None,
+    resume: Annotated[bool, typer.Option(help="skip episodes already in --out")] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the metrics as JSON")] = None,
+) -> None:
+    """Evaluate a policy: success/resolve, completion, turns, pass@k, returns under every mode."""
+    with cli_errors():
+        records, out = _rollout(
+            env_id, policy, n, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume
+        )
+        if out is not None:
+            from agentgym.trajectory import read_trajectories
+
+            records = [r for r in read_trajectories(out).records if r.env_id == check_env_id(env_id)]
+        summary = _print_summary(records, f"eval {env_id} - {policy}")
+        if json_out is not None:
+            json_out.write_text(json.dumps(summary, indent=2))
+        if out is not None:
+            console.print(f"trajectories: {out}  (agentgym replay {out})")
+
+
+def _load_records(path: Path) -> list[Any]:
+    from agentgym.trajectory import read_trajectories
+
+    if not path.exists():
+        fail(f"trajectory file not found: {path}")
+    result = read_trajectories(path)
+    for problem in result.problems:
+        err_console.print(f"[yellow]warning:[/] {path}:{problem.line_no}: {problem.error}", highlight=False)
+    if not result.records:
+        fail(f"{path} holds no readable episode")
+    return result.records
+
+
+@app.command()
+def replay(
+    path: Annotated[Path, typer.Argument(help="trajectory file")],
+    episode: Annotated[int | None, typer.Option("--episode", "-i", help="episode index (0-based)")] = None,
+    limit: Annotated[int, typer.Option(help="max characters shown per action/observation (0 = all)")] = 2000,
+) -> None:
+    """Show recorded episodes turn by turn: action, observation, components, gate states, report."""
+    from agentgym.cli.render import print_episode
+
+    with cli_errors():
+        records = _load_records(path)
+        indices = range(len(records)) if episode is None else [episode]
+        for index in indices:
+            if not 0 <= index < len(records):
+                fail(f"episode {index} out of range (file has {len(records)})")
+            print_episode(console, records[index], index, limit=limit)
+
+
+@app.command()
+def rescore(
+    path: Annotated[Path, typer.Argument(help="trajectory file")],
+    reward: Annotated[str, typer.Option("--reward", "-r", help="gated | direct | outcome | spec YAML")],
+) -> None:
+    """Re-score stored episodes under another reward spec, without running any env."""
+    from rich.table import Table
+
+    from agentgym.rewards import RewardSpec, resolve_spec
+
+    with cli_errors():
+        records = _load_records(path)
+        table = Table(show_edge=False)
+        for column in ("#", "task", "old return", "new return", "gated", "direct", "outcome"):
+            table.add_column(column, justify="right")
+        for index, record in enumerate(records):
+            old_spec = RewardSpec.model_validate(record.reward_spec)
+            spec = resolve_spec(reward, default=old_spec)
+            report = spec.score(
+                record.step_components, record.trajectory_components, reward_invalid=record.reward_invalid
+            )
+            old = record.report.return_ if record.report is not None else float("nan")
+            table.add_row(
+                str(index),
+                record.task_id,
+                f"{old:g}",
+                f"{report.return_:g}",
+                f"{report.return_gated:g}",
+                f"{report.return_direct:g}",
+                f"{report.return_outcome:g}",
+            )
+        console.print(table)
+
+
+@train_app.command("toy")
+def train_toy(
+    reward: Annotated[str, typer.Option("--reward", "-r", help="gated | direct | outcome")] = "gated",
+    seeds: Annotated[int, typer.Option(help="number of seeds")] = 3,
+    iterations: int = 120,
+    batch_size: int = 32,
+    learning_rate: float = 0.5,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write results as JSON")] = None,
+) -> None:
+    """Tabular REINFORCE on StallOrSubmit: D-RA stalls to the cap, G-RA submits."""
+    from agentgym.baselines.train.reinforce_toy import ToyTrainConfig, train_toy as train
+
+    with cli_errors():
+        results = []
+        for seed in range(seeds):
+            config = ToyTrainConfig(
+                reward=reward, iterations=iterations, batch_size=batch_size, learning_rate=learning_rate, seed=seed
+            )
+            result = train(config)
+            results.append(result)
+            console.print(
+                f"reward={reward} seed={seed}: completion_rate={result.completion_rate:.3f} "
+                f"success_rate={result.success_rate:.3f} mean_turns={result.mean_turns:.1f} "
+                f"mean_return={result.mean_return:.3f}"
+            )
+        if out is not None:
+            out.write_text(json.dumps([r.to_dict() for r in results], indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

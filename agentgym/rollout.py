@@ -1,0 +1,408 @@
+"""Running agents in envs: one episode, or many with grouping and bounded concurrency.
+
+`run_episode` is the agent loop: it keeps the conversation (OpenAI messages), asks the policy for
+each turn, steps the env, and returns an `EpisodeRecord` with token ids and logprobs when the
+policy provides them. `arun_episodes` runs a plan of episodes (G samples per task for GRPO-style
+training) over a pool of envs with at most `concurrency` in flight: blocking env calls run in
+threads, so a slow env never stalls the others. Finished episodes are appended to a trajectory
+file as they complete, and a rerun skips the episodes the file already holds (resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agentgym.errors import InfrastructureError
+from agentgym.policy import Policy, PolicyOutput
+from agentgym.trajectory import (
+    EpisodeRecord,
+    StepRecord,
+    TrajectoryWriter,
+    TurnTokens,
+    config_hash,
+    package_versions,
+    read_trajectories,
+)
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One planned episode."""
+
+    task_id: str | None
+    seed: int
+    group_id: str | None = None
+    sample_index: int = 0
+
+
+def plan_jobs(
+    task_ids: Sequence[str] | None,
+    *,
+    episodes: int | None = None,
+    group_size: int = 1,
+    seed: int = 0,
+) -> list[EpisodeJob]:
+    """Plan `episodes` groups (or one group per listed task) of `group_size` samples each.
+
+    Samples of a group share the task and differ in seed, so env randomness varies within a group.
+    With no task list, each group gets its own seed and the env picks the task from it.
+    """
+    rng = np.random.default_rng(seed)
+    if task_ids is not None and episodes is None:
+        chosen: list[str | None] = list(task_ids)
+    elif task_ids:
+        chosen = [task_ids[int(i)] for i in rng.permutation(len(task_ids))[: episodes or 0]]
+        while len(chosen) < (episodes or 0):  # more episodes than tasks: draw with replacement
+            chosen.append(task_ids[int(rng.integers(len(task_ids)))])
+    else:
+        chosen = [None] * (episodes or 1)
+    jobs = []
+    for group, task_id in enumerate(chosen):
+        for sample in range(group_size):
+            jobs.append(
+                EpisodeJob(
+                    task_id=task_id,
+                    seed=seed + group * group_size + sample,
+                    group_id=f"g{group}" if group_size > 1 else None,
+                    sample_index=sample,
+                )
+            )
+    return jobs
+
+
+def _assistant_message(output: PolicyOutput) -> dict[str, Any]:
+    message = dict(output.message)
+    message.setdefault("role", "assistant")
+    message.setdefault("content", "")
+    return message
+
+
+def _conversation_update(message: dict[str, Any], observation: str, info: dict[str, Any]) -> list[dict[str, Any]]:
+    """Messages to append after a step: the assistant turn, then tool results or the observation."""
+    results = info.get("tool_results") or []
+    calls = info.get("tool_calls") or []
+    assistant = dict(message)
+    if calls and len(results) == len(calls):
+        assistant["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls
+        ]
+        tool_messages = [
+            {"role": "tool", "tool_call_id": r["tool_call_id"], "name": r["name"], "content": r["content"]}
+            for r in results
+        ]
+        return [assistant, *tool_messages]
+    return [assistant, {"role": "user", "content": observation}]
+
+
+class EpisodeRunner:
+    """The agent loop for one episode, written once for the sync and async entry points."""
+
+    def __init__(
+        self,
+        env: gym.Env,
+        policy: Policy,
+        *,
+        env_id: str,
+        env_kwargs: dict[str, Any] | None,
+        job: EpisodeJob,
+        run_id: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.env = env
+        self.policy = policy
+        self.job = job
+        self.options = dict(options or {})
+        if job.task_id is not None:
+            self.options["task_id"] = job.task_id
+        unwrapped = env.unwrapped
+        spec = getattr(unwrapped, "reward_spec", None)
+        policy_info = policy.describe() if hasattr(policy, "describe") else {"name": getattr(policy, "name", "?")}
+        self.record = EpisodeRecord(
+            run_id=run_id,
+            env_id=env_id,
+            env_kwargs=dict(env_kwargs or {}),
+            task_id=job.task_id or "",
+            seed=job.seed,
+            group_id=job.group_id,
+            sample_index=job.sample_index,
+            policy=policy_info,
+            reward_spec=spec.model_dump(mode="json") if spec is not None else {},
+            versions=package_versions(),
+        )
+        self.record.config_hash = config_hash(env_id, self.record.env_kwargs, self.record.reward_spec, policy_info)
+        self.messages: list[dict[str, Any]] = []
+        self.tools: list[dict[str, Any]] = []
+        self.started = time.perf_counter()
+
+    def begin(self) -> None:
+        observation, info = self.env.reset(seed=self.job.seed, options=self.options)
+        self.record.task_id = info.get("task_id", self.record.task_id)
+        self.record.task = info.get("task", {})
+        self.record.prompt = observation if isinstance(observation, str) else str(observation)
+        self.record.system_prompt = info.get("system_prompt", "")
+        self.record.tools = info.get("tools", [])
+        self.tools = self.record.tools
+        self.messages = []
+        if self.record.system_prompt:
+            self.messages.append({"role": "system", "content": self.record.system_prompt})
+        self.messages.append({"role": "user", "content": self.record.prompt})
+        hook = getattr(self.policy, "on_episode_start", None)
+        if hook is not None:
+            hook(self.env, info)
+
+    def advance(self, output: PolicyOutput, policy_seconds: float) -> bool:
+        """Step the env with the policy's output; returns True when the episode is over."""
+        message = _assistant_message(output)
+        env_started = time.perf_counter()
+        observation, reward, terminated, truncated, info = self.env.step(message)
+        env_seconds = time.perf_counter() - env_started
+        if not isinstance(observation, str):
+            observation = str(observation.get("text", observation)) if isinstance(observation, dict) else str(observation)
+        tokens = None
+        if output.completion_token_ids is not None or output.prompt_token_ids is not None:
+            tokens = TurnTokens(
+                prompt_token_ids=output.prompt_token_ids,
+                completion_token_ids=output.completion_token_ids,
+                logprobs=output.logprobs,
+            )
+        self.record.steps.append(
+            StepRecord(
+                turn=info.get("turn", len(self.record.steps) + 1),
+                action=str(message.get("content") or ""),
+                message=message,
+                tool_calls=info.get("tool_calls", []),
+                observation=observation,
+                tool_results=info.get("tool_results", []),
+                components=info.get("components", {}),
+                reward=float(reward),
+                action_valid=bool(info.get("action_valid", True)),
+                terminated=terminated,
+                truncated=truncated,
+                timing={"policy_s": policy_seconds, "env_s": env_seconds},
+                tokens=tokens,
+                policy_meta=output.meta,
+            )
+        )
+        self.messages.extend(_conversation_update(message, observation, info))
+        if terminated or truncated:
+            self.record.terminated = bool(terminated)
+            self.record.truncated = bool(truncated)
+            report = info.get("report")
+            self.record.report = report
+            self.record.trajectory_components = info.get("trajectory_components", {})
+            self.record.metrics = info.get("metrics", {})
+            self.record.reward_invalid = bool(info.get("reward_invalid", False))
+            if info.get("infrastructure_error"):
+                self.record.error = info["infrastructure_error"]
+            return True
+        return False
+
+    def fail(self, exc: BaseException) -> EpisodeRecord:
+        """Record an episode that crashed outside the env's own handling (masked, never scored)."""
+        self.record.reward_invalid = True
+        self.record.truncated = True
+        kind = "infrastructure" if isinstance(exc, InfrastructureError) else "crash"
+        self.record.error = f"{kind}: {type(exc).__name__}: {exc}"
+        self.record.metrics = {}
+        self.record.policy.setdefault("traceback", traceback.format_exc(limit=5))
+        return self.finish()
+
+    def finish(self) -> EpisodeRecord:
+        self.record.duration_s = time.perf_counter() - self.started
+        return self.record
+
+
+def run_episode(
+    env: gym.Env,
+    policy: Policy,
+    *,
+    seed: int = 0,
+    task_id: str | None = None,
+    env_id: str | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    group_id: str | None = None,
+    sample_index: int = 0,
+    run_id: str | None = None,
+    catch: bool = True,
+) -> EpisodeRecord:
+    """Play one episode synchronously and return its record."""
+    job = EpisodeJob(task_id=task_id, seed=seed, group_id=group_id, sample_index=sample_index)
+    runner = EpisodeRunner(
+        env, policy, env_id=env_id or _env_id(env), env_kwargs=env_kwargs, job=job, run_id=run_id, options=options
+    )
+    try:
+        runner.begin()
+        done = False
+        while not done:
+            started = time.perf_counter()
+            output = policy.act(runner.messages, runner.tools)
+            done = runner.advance(output, time.perf_counter() - started)
+    except Exception as exc:
+        if not catch:
+            raise
+        return runner.fail(exc)
+    return runner.finish()
+
+
+async def arun_episode(
+    env: gym.Env,
+    policy: Policy,
+    job: EpisodeJob,
+    *,
+    env_id: str,
+    env_kwargs: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> EpisodeRecord:
+    """Play one episode without blocking the event loop (env calls run in a thread)."""
+    runner = EpisodeRunner(env, policy, env_id=env_id, env_kwargs=env_kwargs, job=job, run_id=run_id, options=options)
+    aact = getattr(policy, "aact", None)
+    is_async = aact is not None and inspect.iscoroutinefunction(aact)
+    try:
+        await asyncio.to_thread(runner.begin)
+        done = False
+        while not done:
+            started = time.perf_counter()
+            if is_async:
+                output = await aact(runner.messages, runner.tools)
+            else:
+                output = await asyncio.to_thread(policy.act, runner.messages, runner.tools)
+            done = await asyncio.to_thread(runner.advance, output, time.perf_counter() - started)
+    except Exception as exc:
+        return runner.fail(exc)
+    return runner.finish()
+
+
+def _env_id(env: gym.Env) -> str:
+    spec = getattr(env, "spec", None) or getattr(env.unwrapped, "spec", None)
+    return spec.id if spec is not None else type(env.unwrapped).__name__
+
+
+def completed_keys(path: str | Path) -> set[tuple]:
+    """Keys of the episodes already in a trajectory file (for resuming a run)."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    return {record.key for record in read_trajectories(path).records}
+
+
+async def arun_episodes(
+    make_env: Callable[[], gym.Env],
+    policy: Policy,
+    jobs: Sequence[EpisodeJob],
+    *,
+    env_id: str,
+    env_kwargs: dict[str, Any] | None = None,
+    concurrency: int = 4,
+    out: str | Path | None = None,
+    resume: bool = True,
+    run_id: str | None = None,
+    on_episode: Callable[[EpisodeRecord], None] | None = None,
+) -> list[EpisodeRecord]:
+    """Run many episodes, at most `concurrency` at once, each env used by one episode at a time."""
+    if resume and out is not None:
+        done = completed_keys(out)
+        jobs = [j for j in jobs if (env_id, j.task_id or "", j.seed, j.group_id, j.sample_index) not in done]
+        # episodes whose task the env picked (task_id None) are matched on seed/group/sample
+        done_untasked = {(k[2], k[3], k[4]) for k in done}
+        jobs = [j for j in jobs if j.task_id is not None or (j.seed, j.group_id, j.sample_index) not in done_untasked]
+    writer = TrajectoryWriter(out) if out is not None else None
+    pool: asyncio.Queue[gym.Env] = asyncio.Queue()
+    created: list[gym.Env] = []
+    limit = max(1, min(concurrency, len(jobs) or 1))
+    semaphore = asyncio.Semaphore(limit)
+    records: list[EpisodeRecord] = []
+
+    async def take_env() -> gym.Env:
+        if pool.empty() and len(created) < limit:
+            env = await asyncio.to_thread(make_env)
+            created.append(env)
+            return env
+        return await pool.get()
+
+    async def one(job: EpisodeJob) -> None:
+        async with semaphore:
+            env = await take_env()
+            record = await arun_episode(
+                env, policy, job, env_id=env_id, env_kwargs=env_kwargs, run_id=run_id
+            )
+            if record.error and record.error.startswith("crash"):
+                # an env that crashed outside its own handling may be unusable: replace it
+                await asyncio.to_thread(env.close)
+                created.remove(env)
+            else:
+                pool.put_nowait(env)
+            records.append(record)
+            if writer is not None:
+                writer.write(record)
+            if on_episode is not None:
+                on_episode(record)
+
+    try:
+        await asyncio.gather(*(one(job) for job in jobs))
+    finally:
+        for env in created:
+            await asyncio.to_thread(env.close)
+        if writer is not None:
+            writer.close()
+    order = {(j.task_id, j.seed, j.group_id, j.sample_index): i for i, j in enumerate(jobs)}
+    records.sort(key=lambda r: order.get((r.task_id or None, r.seed, r.group_id, r.sample_index), 1 << 30))
+    return records
+
+
+def run_episodes(
+    env_id: str,
+    policy: Policy,
+    *,
+    episodes: int | None = None,
+    task_ids: Sequence[str] | None = None,
+    group_size: int = 1,
+    seed: int = 0,
+    concurrency: int = 1,
+    env_kwargs: dict[str, Any] | None = None,
+    out: str | Path | None = None,
+    resume: bool = True,
+    run_id: str | None = None,
+    on_episode: Callable[[EpisodeRecord], None] | None = None,
+) -> list[EpisodeRecord]:
+    """Make envs by id and run a plan of episodes (see `plan_jobs`, `arun_episodes`)."""
+    env_kwargs = dict(env_kwargs or {})
+
+    def make_env() -> gym.Env:
+        return gym.make(env_id, **env_kwargs)
+
+    if task_ids is None:
+        probe = make_env()
+        try:
+            listed = probe.unwrapped.task_ids() if hasattr(probe.unwrapped, "task_ids") else None
+        finally:
+            probe.close()
+    else:
+        listed = list(task_ids)
+    jobs = plan_jobs(listed, episodes=episodes, group_size=group_size, seed=seed)
+    return asyncio.run(
+        arun_episodes(
+            make_env,
+            policy,
+            jobs,
+            env_id=env_id,
+            env_kwargs=env_kwargs,
+            concurrency=concurrency,
+            out=out,
+            resume=resume,
+            run_id=run_id,
+            on_episode=on_episode,
+        )
+    )

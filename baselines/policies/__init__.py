@@ -1,0 +1,1 @@
+"""Policies: LLM backends (vLLM, transformers, OpenAI-compatible) and scripted ones for tests."""
