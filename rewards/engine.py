@@ -1,0 +1,362 @@
+"""Scoring engine: a validated `RewardSpec` compiled into plain Python for the hot path.
+
+`CompiledSpec.score` finalizes an episode from its step components and trajectory components.
+No pydantic validation happens here; the report is built with `model_construct`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from agentgym.rewards.report import LevelReport, RewardReport
+from agentgym.rewards.spec import MODES, SpecError
+
+if TYPE_CHECKING:
+    from agentgym.rewards.spec import RewardSpec
+
+_INF = math.inf
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class CompiledLevel:
+    """One level as plain attributes (see `Level` for the meaning of each option)."""
+
+    __slots__ = (
+        "index", "name", "scope", "is_step", "comps", "single", "values", "agg", "temperature", "gamma",
+        "transform", "cmin", "cmax", "has_clip", "tmin", "tmax", "has_total", "weight", "has_gate",
+        "threshold", "strict", "eps", "soft_t", "bypass", "lazy", "plain_sum",
+    )  # fmt: skip
+
+    def __init__(self, index: int, spec: RewardSpec) -> None:
+        level = spec.levels[index]
+        self.index = index
+        self.name = level.name
+        self.scope = level.scope
+        self.is_step = level.scope == "step"
+        self.comps: tuple[tuple[str, float], ...] = tuple((k, float(v)) for k, v in level.components.items())
+        self.single = self.comps[0] if len(self.comps) == 1 else None
+        self.values: dict[str, float] | None = dict(level.values) if level.values else None
+        self.agg = level.aggregate
+        self.temperature = level.temperature
+        self.gamma = level.effective_gamma
+        self.transform = level.transform
+        clip = level.clip
+        self.cmin = clip.min if clip is not None and clip.min is not None else -_INF
+        self.cmax = clip.max if clip is not None and clip.max is not None else _INF
+        self.has_clip = self.cmin > -_INF or self.cmax < _INF
+        total = clip.total if clip is not None else None
+        self.tmin = total.min if total is not None and total.min is not None else -_INF
+        self.tmax = total.max if total is not None and total.max is not None else _INF
+        self.has_total = self.tmin > -_INF or self.tmax < _INF
+        self.weight = float(level.weight)
+        threshold = spec.gate_threshold(index)
+        gate = level.gate
+        self.has_gate = threshold is not None
+        self.threshold = float(threshold) if threshold is not None else 0.0
+        self.strict = gate is not None and gate.op == ">"
+        self.eps = gate.eps if gate is not None else 1e-9
+        self.soft_t = gate.soft_temperature if gate is not None else None
+        self.bypass = bool(gate is not None and gate.penalties_bypass)
+        self.lazy = level.lazy
+        self.plain_sum = self.agg == "sum" and not self.has_total
+
+    # ---------------------------------------------------------------- component values
+    def resolve(self, name: str, value: Any) -> float:
+        """Number for one component value: labels via `values`, bools as 0/1, callables called."""
+        if callable(value):
+            value = value()
+        if value is None:
+            return 0.0
+        if isinstance(value, str):
+            if self.values is not None and value in self.values:
+                return self.values[value]
+            known = sorted(self.values) if self.values else []
+            raise SpecError(
+                f"level {self.name!r}: component {name!r} has label {value!r}, which the level's `values` "
+                f"does not map (known labels: {known})"
+            )
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SpecError(
+                f"level {self.name!r}: component {name!r} has value {value!r} of type {type(value).__name__}; "
+                "expected a number, bool or label"
+            ) from None
+
+    def raw(self, components: Mapping[str, Any]) -> float:
+        """r_{l,t}: sum of coefficient * value over the level's components (missing = 0)."""
+        total = 0.0
+        for name, coef in self.comps:
+            value = components.get(name)
+            if value is None:
+                continue
+            try:
+                total += coef * value  # float * str/callable raises TypeError -> slow path
+            except TypeError:
+                total += coef * self.resolve(name, value)
+        return total
+
+    def raw_steps(self, steps: Sequence[Mapping[str, Any]]) -> list[float]:
+        single = self.single
+        if single is not None and self.values is None:
+            name, coef = single
+            try:
+                values = [coef * (c.get(name) or 0.0) for c in steps]
+                # `or 0.0` would hide an empty-string label; any string raises above
+                return values
+            except TypeError:
+                pass
+        raw = self.raw
+        return [raw(c) for c in steps]
+
+    # ---------------------------------------------------------------- per-level math
+    def shape(self, values: list[float]) -> list[float]:
+        """Transform then per-step clip."""
+        if self.transform == "delta":
+            prev = 0.0
+            out = []
+            for v in values:
+                out.append(v - prev)
+                prev = v
+            values = out
+        elif self.transform == "potential":
+            gamma = self.gamma
+            prev = 0.0
+            out = []
+            for v in values:
+                out.append(gamma * v - prev)
+                prev = v
+            values = out
+        if self.has_clip:
+            lo, hi = self.cmin, self.cmax
+            values = [lo if v < lo else hi if v > hi else v for v in values]
+        return values
+
+    def aggregate(self, values: list[float]) -> float:
+        n = len(values)
+        agg = self.agg
+        if n == 0:
+            value = 0.0
+        elif agg == "sum":
+            value = sum(values)
+        elif agg == "mean":
+            value = sum(values) / n
+        elif agg == "last":
+            value = values[-1]
+        elif agg == "min":
+            value = min(values)
+        elif agg == "max":
+            value = max(values)
+        elif agg == "softmin":
+            low = min(values)
+            temperature = self.temperature
+            weights = [math.exp(-(v - low) / temperature) for v in values]
+            value = sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights)
+        else:  # discounted
+            gamma = self.gamma
+            value = 0.0
+            factor = 1.0
+            for v in values:
+                value += factor * v
+                factor *= gamma
+        if self.has_total:
+            value = self.tmin if value < self.tmin else self.tmax if value > self.tmax else value
+        return value
+
+    def gate(self, value: float) -> tuple[bool, float]:
+        """(hard test passed, multiplier passed to the levels below)."""
+        if not self.has_gate:
+            return True, 1.0
+        if self.strict:
+            passed = value > self.threshold + self.eps
+        else:
+            passed = value >= self.threshold - self.eps
+        if self.soft_t is not None:
+            return passed, _sigmoid((value - self.threshold) / self.soft_t)
+        return passed, 1.0 if passed else 0.0
+
+
+class CompiledSpec:
+    """A RewardSpec in plain-Python form; `score` is the finalization hot path."""
+
+    def __init__(self, spec: RewardSpec) -> None:
+        self.name = spec.name
+        self.levels = [CompiledLevel(i, spec) for i in range(len(spec.levels))]
+        self.step_names = frozenset(n for lv in self.levels if lv.is_step for n, _ in lv.comps)
+        self.trajectory_names = frozenset(n for lv in self.levels if not lv.is_step for n, _ in lv.comps)
+
+    def warnings(self, steps: Sequence[Mapping[str, Any]], trajectory: Mapping[str, Any]) -> list[str]:
+        out: list[str] = []
+        seen: set[str] = set().union(*steps) if steps else set()
+        for name in sorted(self.step_names.difference(seen)):
+            where = " (it appears among the trajectory components)" if name in trajectory else ""
+            out.append(f"step component {name!r} was never emitted in this episode; counted as 0{where}")
+        for name in sorted(self.trajectory_names.difference(trajectory)):
+            where = " (it appears among the step components)" if name in seen else ""
+            out.append(f"trajectory component {name!r} is missing; counted as 0{where}")
+        return out
+
+    def score(
+        self,
+        steps: Sequence[Mapping[str, Any]],
+        trajectory: Mapping[str, Any],
+        *,
+        reward_invalid: bool = False,
+        mode: str = "gated",
+        step_values: list[list[float] | None] | None = None,
+    ) -> RewardReport:
+        """Finalize an episode. `step_values` (optional): precomputed raw r_{l,t} per level."""
+        if mode not in MODES:
+            raise SpecError(f"mode: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        n = len(steps)
+        if reward_invalid:
+            return self._invalid_report(n, mode)
+
+        levels_out: list[LevelReport] = []
+        trace = [0.0] * n
+        ret = {"gated": 0.0, "direct": 0.0, "outcome": 0.0}
+        g_mult = 1.0  # G_l: product of the gates above (gated mode)
+        q_mult = 1.0  # like G_l, but bypassing gates count as open (penalties only)
+        construct = LevelReport.model_construct
+        for level in self.levels:
+            index = level.index
+            # multiplier and penalty factor of this level under the requested mode
+            if mode == "gated":
+                mult, pen = g_mult, q_mult - g_mult
+            elif mode == "direct":
+                mult, pen = 1.0, 0.0
+            else:
+                mult, pen = (1.0 if index == 0 else 0.0), 0.0
+            if level.lazy and mode == "gated" and g_mult == 0.0 and q_mult == 0.0:
+                levels_out.append(
+                    construct(
+                        name=level.name,
+                        scope=level.scope,
+                        value=0.0,
+                        weight=level.weight,
+                        gate_threshold=level.threshold if level.has_gate else None,
+                        gate_open=False,
+                        gate_value=0.0,
+                        multiplier=0.0,
+                        contribution=0.0,
+                        skipped=True,
+                    )  # fmt: skip
+                )
+                continue
+
+            if level.is_step:
+                raw = step_values[index] if step_values is not None else None
+                if raw is None:
+                    raw = level.raw_steps(steps)
+                values = level.shape(raw)
+                value = level.aggregate(values)
+            else:
+                values = None
+                value = level.raw(trajectory)
+                if level.has_clip:
+                    value = level.cmin if value < level.cmin else level.cmax if value > level.cmax else value
+                if level.has_total:
+                    value = level.tmin if value < level.tmin else level.tmax if value > level.tmax else value
+
+            weight = level.weight
+            gated_pen = q_mult - g_mult
+            negative = 0.0
+            if gated_pen > 0.0 or pen > 0.0:
+                if values is None:
+                    negative = value if value < 0.0 else 0.0
+                else:
+                    negative = level.aggregate([v if v < 0.0 else 0.0 for v in values])
+            ret["gated"] += weight * (g_mult * value + gated_pen * negative)
+            ret["direct"] += weight * value
+            if index == 0:
+                ret["outcome"] += weight * value
+            contribution = weight * (mult * value + pen * negative)
+
+            if contribution != 0.0 and n:
+                if values is None:
+                    trace[-1] += contribution
+                else:
+                    if pen > 0.0:
+                        shaped = [mult * v + (pen * v if v < 0.0 else 0.0) for v in values]
+                        exact = level.plain_sum
+                    else:
+                        shaped = values
+                        exact = level.plain_sum
+                    if exact:
+                        factor = weight if pen > 0.0 else weight * mult
+                        for t, v in enumerate(shaped):
+                            trace[t] += factor * v
+                    else:
+                        total = sum(shaped)
+                        scale = sum(abs(v) for v in shaped)
+                        if total != 0.0 and abs(total) > 1e-12 * scale:
+                            factor = contribution / total
+                            for t, v in enumerate(shaped):
+                                trace[t] += factor * v
+                        else:
+                            even = contribution / n
+                            for t in range(n):
+                                trace[t] += even
+
+            passed, gate_value = level.gate(value)
+            levels_out.append(
+                construct(
+                    name=level.name,
+                    scope=level.scope,
+                    value=value,
+                    weight=weight,
+                    gate_threshold=level.threshold if level.has_gate else None,
+                    gate_open=passed,
+                    gate_value=gate_value,
+                    multiplier=mult,
+                    contribution=contribution,
+                    skipped=False,
+                )  # fmt: skip
+            )
+            g_mult *= gate_value
+            if not level.bypass:
+                q_mult *= gate_value
+
+        ret_mode = ret[mode]
+        if n:
+            residual = ret_mode - sum(trace)
+            if residual != 0.0:
+                trace[-1] += residual
+        return RewardReport.model_construct(
+            mode=mode, return_=ret_mode, return_gated=ret["gated"], return_direct=ret["direct"],
+            return_outcome=ret["outcome"], levels=levels_out, step_rewards=trace, reward_invalid=False,
+            spec_name=self.name, warnings=self.warnings(steps, trajectory),
+        )  # fmt: skip
+
+    def _invalid_report(self, n: int, mode: str) -> RewardReport:
+        levels = [
+            LevelReport.model_construct(
+                name=lv.name,
+                scope=lv.scope,
+                value=0.0,
+                weight=lv.weight,
+                gate_threshold=lv.threshold if lv.has_gate else None,
+                gate_open=False,
+                gate_value=0.0,
+                multiplier=0.0,
+                contribution=0.0,
+                skipped=True,
+            )  # fmt: skip
+            for lv in self.levels
+        ]
+        return RewardReport.model_construct(
+            mode=mode, return_=0.0, return_gated=0.0, return_direct=0.0, return_outcome=0.0, levels=levels,
+            step_rewards=[0.0] * n, reward_invalid=True, spec_name=self.name,
+            warnings=["reward_invalid: infrastructure failure; every return is 0 and the episode must be masked"],
+        )  # fmt: skip
+
+    def provisional(self) -> list[tuple[CompiledLevel, Callable[[Mapping[str, Any]], float]]]:
+        return [(lv, lv.raw) for lv in self.levels if lv.is_step]

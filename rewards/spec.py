@@ -1,0 +1,331 @@
+"""Declarative reward specs: `RewardSpec` and its levels, loading from YAML/JSON, clear errors.
+
+A spec lists levels in priority order (level 0 = the long-term outcome). Each level turns named
+components into a per-step value (step scope) or a single value (trajectory scope), aggregates
+it, and may carry a gate that lower levels must pass (see `agentgym.rewards` for the semantics).
+Every model forbids unknown keys, and every validation error becomes a `SpecError` whose message
+names the field (``levels.1.aggregate: ...``) and the file it came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+if TYPE_CHECKING:
+    from agentgym.rewards.engine import CompiledSpec
+    from agentgym.rewards.report import RewardReport
+
+MODES: tuple[str, ...] = ("gated", "direct", "outcome")
+AGGREGATES: tuple[str, ...] = ("sum", "mean", "min", "max", "softmin", "last", "discounted")
+TRANSFORMS: tuple[str, ...] = ("none", "delta", "potential")
+_AGGREGATE_ALIASES = {"soft-min": "softmin", "soft_min": "softmin", "average": "mean"}
+
+ComponentValue = float | int | bool | str
+
+BUILTIN_DEFAULT = Path(__file__).with_name("specs") / "default.yaml"
+
+
+class SpecError(ValueError):
+    """A reward spec (or a component it reads) is invalid; the message names the field and file."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bounds(_Strict):
+    """Closed interval; either end may be left open (None)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class Clip(Bounds):
+    """Per-step clip (`min`/`max`; for trajectory scope: the level's value) and optional `total`
+    bounds applied to the level's aggregate."""
+
+    total: Bounds | None = None
+
+
+class Gate(_Strict):
+    """Gate on a level's aggregate A: lower levels count only while it is open.
+
+    Hard gate: open iff ``A >= threshold - eps`` (op ``>=``, equality opens) or
+    ``A > threshold + eps`` (op ``>``). Soft gate (``soft_temperature`` set): the lower levels are
+    multiplied by ``sigmoid((A - threshold) / soft_temperature)`` instead.
+    ``penalties_bypass``: while this gate is closed, the negative per-step values of the levels it
+    gates still count (so penalties cannot be escaped by failing the outcome).
+    """
+
+    threshold: float
+    op: Literal[">=", ">"] = ">="
+    eps: float = Field(default=1e-9, ge=0.0)
+    soft_temperature: float | None = Field(default=None, gt=0.0)
+    penalties_bypass: bool = False
+
+
+class Level(_Strict):
+    """One level of the reward hierarchy."""
+
+    name: str = Field(min_length=1)
+    scope: Literal["step", "trajectory"]
+    components: dict[str, float] = Field(
+        description="component names (coefficient 1) or a mapping name -> coefficient"
+    )
+    values: dict[str, float] | None = Field(default=None, description="label -> number for string components")
+    aggregate: Literal["sum", "mean", "min", "max", "softmin", "last", "discounted"] = "sum"
+    temperature: float = Field(default=0.1, gt=0.0, description="softmin temperature")
+    gamma: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="discount (discounted: default 0.99; potential: default 1.0)",
+    )
+    transform: Literal["none", "delta", "potential"] = "none"
+    clip: Clip | None = None
+    weight: float = 1.0
+    gate: Gate | None = None
+    lazy: bool = False
+    description: str | None = None
+
+    @field_validator("components", mode="before")
+    @classmethod
+    def _components(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {value: 1.0}
+        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            names = list(value)
+            for index, name in enumerate(names):
+                if not isinstance(name, str) or not name:
+                    raise ValueError(f"item {index} must be a non-empty component name, got {name!r}")
+            if len(set(names)) != len(names):
+                raise ValueError(f"duplicate component names in {names}")
+            return {name: 1.0 for name in names}
+        if isinstance(value, Mapping):
+            for name, coef in value.items():
+                if isinstance(coef, bool) or not isinstance(coef, (int, float)):
+                    raise ValueError(f"coefficient of {name!r} must be a number, got {coef!r}")
+            return value
+        raise ValueError("must be a list of component names or a mapping name -> coefficient")
+
+    @field_validator("components")
+    @classmethod
+    def _non_empty(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("a level needs at least one component")
+        return value
+
+    @field_validator("aggregate", mode="before")
+    @classmethod
+    def _aggregate_alias(cls, value: Any) -> Any:
+        return _AGGREGATE_ALIASES.get(value, value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _scope_rules(self) -> Level:
+        if self.scope == "trajectory" and self.transform != "none":
+            raise ValueError("transform applies to step-scope levels only (a trajectory level has one value)")
+        return self
+
+    @property
+    def effective_gamma(self) -> float:
+        if self.gamma is not None:
+            return self.gamma
+        return 0.99 if self.aggregate == "discounted" else 1.0
+
+
+class RewardSpec(_Strict):
+    """A declarative reward: levels in priority order and the mode that combines them."""
+
+    name: str = "reward"
+    mode: Literal["gated", "direct", "outcome"] = "gated"
+    levels: list[Level] = Field(min_length=1)
+    success_only: bool = Field(
+        default=False,
+        description="Posterior-GRPO: level 0's gate threshold is the success value (max of its values)",
+    )
+    description: str | None = None
+
+    _compiled: CompiledSpec | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check(self) -> RewardSpec:
+        names = [level.name for level in self.levels]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"level names must be unique; repeated: {duplicates}")
+        if self.success_only and not self.levels[0].values:
+            raise ValueError(
+                "success_only needs level 0 to map labels to numbers with `values` (the success value is their max)"
+            )
+        return self
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def compiled(self) -> CompiledSpec:
+        """Plain-Python form used in the hot path (built once per spec)."""
+        if self._compiled is None:
+            from agentgym.rewards.engine import CompiledSpec
+
+            self._compiled = CompiledSpec(self)
+        return self._compiled
+
+    def gate_threshold(self, index: int) -> float | None:
+        """The effective threshold of level `index`'s gate (success_only applied), or None."""
+        level = self.levels[index]
+        if index == 0 and self.success_only:
+            return max(level.values.values())  # type: ignore[union-attr]
+        return level.gate.threshold if level.gate is not None else None
+
+    def with_mode(self, mode: str) -> RewardSpec:
+        """The same spec under another mode (one of MODES)."""
+        if mode not in MODES:
+            raise SpecError(f"mode: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        if mode == self.mode:
+            return self
+        copy = self.model_copy(update={"mode": mode})
+        copy._compiled = self._compiled  # compiled form does not depend on the mode
+        return copy
+
+    def component_names(self) -> dict[str, set[str]]:
+        """Component names read per scope: {"step": {...}, "trajectory": {...}}."""
+        out: dict[str, set[str]] = {"step": set(), "trajectory": set()}
+        for level in self.levels:
+            out[level.scope].update(level.components)
+        return out
+
+    def to_yaml(self) -> str:
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        data = {"name": self.name, "mode": self.mode, **data}
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+    def score(
+        self,
+        step_components: Sequence[Mapping[str, ComponentValue]],
+        trajectory_components: Mapping[str, Any],
+        *,
+        reward_invalid: bool = False,
+        mode: str | None = None,
+    ) -> RewardReport:
+        """Finalize an episode: all three returns, per-level state, and the per-step trace.
+
+        Works on stored components alone (offline re-scoring needs no env).
+        """
+        return self.compiled.score(
+            step_components, trajectory_components, reward_invalid=reward_invalid, mode=mode or self.mode
+        )
+
+
+# ---------------------------------------------------------------------- loading and errors
+def _field_names() -> list[str]:
+    names: set[str] = set()
+    for model in (Bounds, Clip, Gate, Level, RewardSpec):
+        names.update(model.model_fields)
+    return sorted(names)
+
+
+def format_validation_error(exc: ValidationError, source: str | None = None) -> str:
+    """One line per problem, each starting with the dotted path of the bad field."""
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"]) or "<spec>"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            key = str(error["loc"][-1]) if error["loc"] else ""
+            message = "unknown key"
+            close = difflib.get_close_matches(key, _field_names(), n=1)
+            if close:
+                message += f" (did you mean {close[0]!r}?)"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        lines.append(f"{loc}: {message}")
+    where = f" in {source}" if source else ""
+    return f"invalid reward spec{where}: " + "; ".join(lines)
+
+
+def spec_from_data(data: Any, source: str | None = None) -> RewardSpec:
+    """Validate a mapping into a RewardSpec, converting errors into SpecError."""
+    if not isinstance(data, Mapping):
+        where = f" in {source}" if source else ""
+        raise SpecError(
+            f"invalid reward spec{where}: expected a mapping at the top level, got {type(data).__name__}"
+        )
+    try:
+        return RewardSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(exc, source)) from None
+
+
+def load_spec(path: str | Path) -> RewardSpec:
+    """Load a spec from a .yaml, .yml or .json file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"reward spec file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise SpecError(f"invalid reward spec in {path}: cannot parse: {exc}") from None
+    return spec_from_data(data, str(path))
+
+
+def _spec_from_default(default: RewardSpec | str | Path | Mapping[str, Any]) -> RewardSpec:
+    if isinstance(default, RewardSpec):
+        return default
+    if isinstance(default, Mapping):
+        return spec_from_data(default)
+    if isinstance(default, str) and default in MODES:
+        return load_spec(BUILTIN_DEFAULT).with_mode(default)
+    return load_spec(default)
+
+
+def resolve_spec(
+    reward: RewardSpec | str | Path | Mapping[str, Any] | None,
+    default: RewardSpec | str | Path | Mapping[str, Any],
+) -> RewardSpec:
+    """Turn what a user passed as `reward=` into a RewardSpec.
+
+    None -> `default`; a mode name -> `default` under that mode; a RewardSpec, a mapping, or the
+    path of a YAML/JSON file -> that spec. `default` is a RewardSpec, mapping, file path, or a
+    mode name (the built-in generic spec `specs/default.yaml` under that mode).
+    """
+    if reward is None:
+        return _spec_from_default(default)
+    if isinstance(reward, RewardSpec):
+        return reward
+    if isinstance(reward, Mapping):
+        return spec_from_data(reward)
+    if isinstance(reward, str) and reward in MODES:
+        return _spec_from_default(default).with_mode(reward)
+    if isinstance(reward, (str, Path)):
+        path = Path(reward)
+        if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+            return load_spec(path)
+        raise SpecError(
+            f"reward: unknown value {str(reward)!r}; expected a mode ({', '.join(MODES)}), "
+            "a RewardSpec, a mapping, or a path to a .yaml/.yml/.json spec"
+        )
+    raise SpecError(f"reward: unsupported type {type(reward).__name__}")

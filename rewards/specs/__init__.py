@@ -1,0 +1,1 @@
+"""Built-in reward specs (YAML data files)."""
