@@ -184,11 +184,14 @@ class RewardSpec(_Strict):
     @property
     def compiled(self) -> CompiledSpec:
         """Plain-Python form used in the hot path (built once per spec)."""
-        if self._compiled is None:
+        private = self.__pydantic_private__  # slot read: avoids BaseModel.__getattr__ (hot path)
+        compiled = private.get("_compiled") if private is not None else None
+        if compiled is None:
             from agentgym.rewards.engine import CompiledSpec
 
-            self._compiled = CompiledSpec(self)
-        return self._compiled
+            compiled = CompiledSpec(self)
+            self._compiled = compiled
+        return compiled
 
     def gate_threshold(self, index: int) -> float | None:
         """The effective threshold of level `index`'s gate (success_only applied), or None."""

@@ -45,7 +45,7 @@ class RewardTracker:
         self.steps.append(components)
         reward = 0.0
         for level in self._step_levels:
-            raw = level.raw(components)
+            raw = level.raw_one(components)
             self._raw[level.index].append(raw)  # type: ignore[union-attr]
             if self.emission == "dense":
                 if level.transform == "delta":

@@ -1,0 +1,159 @@
+"""Reward-layer benchmarks: `python benchmarks/reward_layer.py [--quick]`.
+
+finalize: median time to score (finalize) a 50-step, 3-level episode with `RewardSpec.score`
+(goal <= 100 us), and with `RewardTracker.finish` after 50 `step` calls (the env's path), each
+beside a reference measured in the same run: a bare Python loop doing the same arithmetic
+(per-step sums, clips, aggregates, cascading gates, three returns, the rescaled trace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+from agentgym.rewards import RewardSpec, RewardTracker
+
+SPEC = {
+    "name": "bench_3_levels",
+    "mode": "gated",
+    "levels": [
+        {
+            "name": "outcome",
+            "scope": "trajectory",
+            "components": ["outcome"],
+            "values": {"no_submit": 0.0, "empty_patch": 0.1, "tests_fail": 0.2, "tests_pass": 1.0},
+            "aggregate": "last",
+            "gate": {"threshold": 0.2},
+        },
+        {
+            "name": "progress",
+            "scope": "step",
+            "components": {"edit_applied": 0.05, "command_ok": 0.02},
+            "aggregate": "sum",
+            "clip": {"max": 0.06, "total": {"max": 0.5}},
+            "gate": {"threshold": 0.1},
+        },
+        {
+            "name": "process",
+            "scope": "step",
+            "components": {"action_valid": 0.01, "repeated_action": -0.05},
+            "aggregate": "mean",
+        },
+    ],
+}
+N_STEPS = 50
+
+
+def make_episode(n: int = N_STEPS) -> tuple[list[dict[str, float]], dict[str, str]]:
+    steps = [
+        {
+            "action_valid": float(t % 7 != 0),
+            "repeated_action": float(t % 11 == 0),
+            "edit_applied": float(t % 3 == 0),
+            "command_ok": float(t % 2 == 0),
+        }
+        for t in range(n)
+    ]
+    return steps, {"outcome": "tests_fail"}
+
+
+def reference(steps: list[dict[str, float]], trajectory: dict[str, str]) -> tuple[float, list[float]]:
+    """The same arithmetic as the spec above, written as a bare loop (no reward layer)."""
+    values = {"no_submit": 0.0, "empty_patch": 0.1, "tests_fail": 0.2, "tests_pass": 1.0}
+    a0 = values[trajectory["outcome"]]
+    prog = []
+    proc = []
+    for c in steps:
+        p = 0.05 * c.get("edit_applied", 0.0) + 0.02 * c.get("command_ok", 0.0)
+        prog.append(p if p < 0.06 else 0.06)
+        proc.append(0.01 * c.get("action_valid", 0.0) - 0.05 * c.get("repeated_action", 0.0))
+    n = len(steps)
+    a1 = min(sum(prog), 0.5)
+    a2 = sum(proc) / n
+    g1 = 1.0 if a0 >= 0.2 - 1e-9 else 0.0
+    g2 = g1 * (1.0 if a1 >= 0.1 - 1e-9 else 0.0)
+    gated = a0 + g1 * a1 + g2 * a2
+    direct = a0 + a1 + a2
+    outcome = a0
+    trace = [0.0] * n
+    s1 = sum(prog)
+    c1 = g1 * a1
+    for t in range(n):
+        trace[t] = c1 * prog[t] / s1 + g2 * proc[t] / n
+    trace[-1] += a0
+    return gated + 0.0 * (direct + outcome), trace
+
+
+def median_us(fn: Callable[[], object], repeats: int, inner: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) / inner * 1e6)
+    return statistics.median(samples)
+
+
+def bench_finalize(quick: bool = False) -> dict[str, float]:
+    spec = RewardSpec.model_validate(SPEC)
+    steps, trajectory = make_episode()
+    report = spec.score(steps, trajectory)
+    ref_return, ref_trace = reference(steps, trajectory)
+    assert abs(report.return_ - ref_return) < 1e-12, (report.return_, ref_return)
+    assert max(abs(a - b) for a, b in zip(report.step_rewards, ref_trace, strict=True)) < 1e-12
+
+    def tracker_episode() -> None:
+        tracker = RewardTracker(spec)
+        for c in steps:
+            tracker.step(c)
+        tracker.finish(trajectory)
+
+    tracker = RewardTracker(spec)
+    for c in steps:
+        tracker.step(c)
+
+    def tracker_finish() -> None:
+        tracker.report = None
+        tracker.finish(trajectory)
+
+    repeats, inner = (7, 200) if quick else (21, 1000)
+    results = {
+        "reference_us": median_us(lambda: reference(steps, trajectory), repeats, inner),
+        "score_us": median_us(lambda: spec.score(steps, trajectory), repeats, inner),
+        "tracker_finish_us": median_us(tracker_finish, repeats, inner),
+        "tracker_episode_us": median_us(tracker_episode, repeats, max(inner // 5, 20)),
+    }
+    return results
+
+
+def print_finalize(results: dict[str, float]) -> None:
+    ref = results["reference_us"]
+    print(f"finalize a {N_STEPS}-step, 3-level episode (median; goal <= 100 us):")
+    print(f"  reference bare loop          {ref:8.1f} us")
+    print(
+        f"  RewardSpec.score             {results['score_us']:8.1f} us   ratio {results['score_us'] / ref:5.2f}x"
+    )
+    print(
+        f"  RewardTracker.finish         {results['tracker_finish_us']:8.1f} us   "
+        f"ratio {results['tracker_finish_us'] / ref:5.2f}x"
+    )
+    print(
+        f"  tracker: 50 x step + finish  {results['tracker_episode_us']:8.1f} us   "
+        f"ratio {results['tracker_episode_us'] / ref:5.2f}x"
+    )
+    verdict = "meets" if results["score_us"] <= 100.0 else "MISSES"
+    print(f"  score {verdict} the 100 us goal")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args(argv)
+    print_finalize(bench_finalize(quick=args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
