@@ -1,0 +1,302 @@
+"""Retail world: users, payment methods, products with variants, orders; cancellations, address
+changes, returns and exchanges (after tau-bench's retail domain, written from scratch)."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any, ClassVar, Literal
+
+from agentgym.errors import ToolError
+from agentgym.tools import tool
+
+from .base import World, money
+
+FIRST = ["Ava", "Ben", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jade", "Kofi", "Lena",
+         "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wes", "Yuki"]
+LAST = ["Garcia", "Kim", "Novak", "Okafor", "Silva", "Tanaka", "Weber", "Patel", "Rossi", "Larsen", "Haddad", "Moreau"]
+CITIES = [("Austin", "787"), ("Denver", "802"), ("Boston", "021"), ("Seattle", "981"), ("Phoenix", "850"),
+          ("Chicago", "606"), ("Portland", "972"), ("Atlanta", "303")]
+STREETS = ["Oak St", "Maple Ave", "Pine Rd", "Cedar Ln", "Elm Dr", "Birch Way", "Lake Blvd", "Hill Ct"]
+PRODUCTS = {
+    "T-Shirt": {"color": ["red", "blue", "black", "white"], "size": ["S", "M", "L"]},
+    "Running Shoes": {"color": ["grey", "navy", "green"], "size": ["8", "9", "10", "11"]},
+    "Backpack": {"color": ["black", "olive", "red"], "capacity": ["20L", "30L"]},
+    "Desk Lamp": {"color": ["white", "black"], "power": ["LED", "halogen"]},
+    "Water Bottle": {"color": ["steel", "pink", "teal"], "size": ["500ml", "1L"]},
+    "Headphones": {"color": ["black", "silver"], "type": ["wired", "wireless"]},
+    "Yoga Mat": {"color": ["purple", "blue", "grey"], "thickness": ["4mm", "6mm"]},
+    "Coffee Maker": {"capacity": ["4 cups", "8 cups", "12 cups"], "finish": ["matte", "chrome"]},
+}
+CANCEL_REASONS = ("no longer needed", "ordered by mistake")
+
+
+class RetailWorld(World):
+    name = "retail"
+    description = "An online shop's customer-service back office: orders, returns, exchanges."
+    READ_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"find_user_id_by_email", "find_user_id_by_name_zip", "get_user_details", "get_order_details",
+         "get_product_details"}
+    )
+    SCHEMA = """
+    CREATE TABLE users (user_id TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, email TEXT UNIQUE,
+                        address TEXT, city TEXT, zip TEXT);
+    CREATE TABLE payment_methods (payment_method_id TEXT PRIMARY KEY, user_id TEXT, kind TEXT, balance REAL);
+    CREATE TABLE products (product_id TEXT PRIMARY KEY, name TEXT);
+    CREATE TABLE variants (item_id TEXT PRIMARY KEY, product_id TEXT, options TEXT, price REAL, available INTEGER);
+    CREATE TABLE orders (order_id TEXT PRIMARY KEY, user_id TEXT, status TEXT, address TEXT, city TEXT,
+                         zip TEXT, payment_method_id TEXT);
+    CREATE TABLE order_items (order_id TEXT, line INTEGER, item_id TEXT, product_id TEXT, price REAL, status TEXT,
+                              PRIMARY KEY (order_id, line));
+    CREATE TABLE refunds (order_id TEXT, payment_method_id TEXT, amount REAL, kind TEXT);
+    CREATE TABLE exchanges (order_id TEXT, item_id TEXT, new_item_id TEXT, price_difference REAL);
+    """
+
+    def populate(self, rng: random.Random) -> None:
+        db = self.db
+        variant_ids: dict[str, list[str]] = {}
+        for p_index, (product, options) in enumerate(PRODUCTS.items()):
+            pid = f"P{100 + p_index}"
+            db.execute("INSERT INTO products VALUES (?, ?)", (pid, product))
+            base = rng.randint(15, 120)
+            keys = list(options)
+            combos = [{keys[0]: a, keys[1]: b} for a in options[keys[0]] for b in options[keys[1]]]
+            variant_ids[pid] = []
+            for combo in combos:
+                item_id = str(rng.randint(10**9, 10**10 - 1))
+                price = money(base + rng.randint(-5, 25) + rng.choice([0.0, 0.49, 0.99]))
+                available = int(rng.random() < 0.8)
+                db.execute("INSERT INTO variants VALUES (?, ?, ?, ?, ?)",
+                           (item_id, pid, json.dumps(combo, sort_keys=True), price, available))
+                variant_ids[pid].append(item_id)
+        order_no = 0
+        used_names: set[tuple[str, str]] = set()
+        for u in range(24):
+            while True:
+                first, last = rng.choice(FIRST), rng.choice(LAST)
+                if (first, last) not in used_names:
+                    used_names.add((first, last))
+                    break
+            city, zip_prefix = rng.choice(CITIES)
+            zip_code = f"{zip_prefix}{rng.randint(10, 99)}"
+            user_id = f"{first.lower()}_{last.lower()}_{rng.randint(1000, 9999)}"
+            email = f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@example.com"
+            address = f"{rng.randint(1, 999)} {rng.choice(STREETS)}"
+            db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (user_id, first, last, email, address, city, zip_code))
+            methods = [f"credit_card_{rng.randint(1000000, 9999999)}"]
+            db.execute("INSERT INTO payment_methods VALUES (?, ?, 'credit_card', NULL)", (methods[0], user_id))
+            if rng.random() < 0.6:
+                gift = f"gift_card_{rng.randint(1000000, 9999999)}"
+                db.execute("INSERT INTO payment_methods VALUES (?, ?, 'gift_card', ?)",
+                           (gift, user_id, money(rng.randint(0, 200))))
+                methods.append(gift)
+            for _ in range(rng.randint(1, 3)):
+                order_no += 1
+                order_id = f"#W{rng.randint(1000000, 9999999)}"
+                status = rng.choice(["pending", "pending", "delivered", "delivered", "delivered", "processed"])
+                db.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (order_id, user_id, status, address, city, zip_code, rng.choice(methods)))
+                products = rng.sample(sorted(variant_ids), rng.randint(1, 3))
+                for line, pid in enumerate(products):
+                    item_id = rng.choice(variant_ids[pid])
+                    price = self.db.execute("SELECT price FROM variants WHERE item_id=?", (item_id,)).fetchone()[0]
+                    db.execute("INSERT INTO order_items VALUES (?, ?, ?, ?, ?, 'ok')", (order_id, line, item_id, pid, price))
+
+    # ------------------------------------------------------------------ lookups
+    def _order(self, order_id: str) -> dict[str, Any]:
+        return self.require("SELECT * FROM orders WHERE order_id = ?", order_id, error=f"order {order_id!r} not found")
+
+    def _user_owns_method(self, user_id: str, payment_method_id: str) -> dict[str, Any]:
+        return self.require(
+            "SELECT * FROM payment_methods WHERE payment_method_id = ? AND user_id = ?", payment_method_id, user_id,
+            error=f"payment method {payment_method_id!r} does not belong to the order's user",
+        )
+
+    @tool
+    def find_user_id_by_email(self, email: str) -> str:
+        """Find a user's id from their email address.
+
+        Args:
+            email: the user's email, e.g. "ava.kim7@example.com".
+        """
+        found = self.require("SELECT user_id FROM users WHERE lower(email) = lower(?)", email.strip(),
+                             error=f"no user with email {email!r}")
+        return found["user_id"]
+
+    @tool
+    def find_user_id_by_name_zip(self, first_name: str, last_name: str, zip: str) -> str:
+        """Find a user's id from their first name, last name and zip code.
+
+        Args:
+            first_name: the user's first name.
+            last_name: the user's last name.
+            zip: the user's zip code, e.g. "78712".
+        """
+        found = self.require(
+            "SELECT user_id FROM users WHERE lower(first_name)=lower(?) AND lower(last_name)=lower(?) AND zip=?",
+            first_name.strip(), last_name.strip(), zip.strip(), error="no user with that name and zip code",
+        )
+        return found["user_id"]
+
+    @tool
+    def get_user_details(self, user_id: str) -> dict[str, Any]:
+        """Get a user's profile: name, address, payment methods and order ids.
+
+        Args:
+            user_id: the user's id, e.g. "ava_kim_1234".
+        """
+        user = self.require("SELECT * FROM users WHERE user_id = ?", user_id, error=f"user {user_id!r} not found")
+        user["payment_methods"] = self.rows(
+            "SELECT payment_method_id, kind, balance FROM payment_methods WHERE user_id=? ORDER BY payment_method_id",
+            user_id)
+        user["orders"] = [r["order_id"] for r in self.rows("SELECT order_id FROM orders WHERE user_id=? ORDER BY order_id", user_id)]
+        return user
+
+    @tool
+    def get_order_details(self, order_id: str) -> dict[str, Any]:
+        """Get an order: status, address, payment method and items (item ids, product, options, price).
+
+        Args:
+            order_id: the order id, starting with '#', e.g. "#W1234567".
+        """
+        order = self._order(order_id)
+        order["items"] = self.rows(
+            "SELECT oi.item_id, oi.product_id, p.name AS product, v.options, oi.price, oi.status FROM order_items oi "
+            "JOIN products p ON p.product_id = oi.product_id JOIN variants v ON v.item_id = oi.item_id "
+            "WHERE oi.order_id = ? ORDER BY oi.line", order_id)
+        for item in order["items"]:
+            item["options"] = json.loads(item["options"])
+        order["total"] = money(sum(i["price"] for i in order["items"]))
+        return order
+
+    @tool
+    def get_product_details(self, product_id: str) -> dict[str, Any]:
+        """Get a product's variants: item id, options, price and availability.
+
+        Args:
+            product_id: the product id, e.g. "P101".
+        """
+        product = self.require("SELECT * FROM products WHERE product_id=?", product_id,
+                               error=f"product {product_id!r} not found")
+        product["variants"] = [
+            {**v, "options": json.loads(v["options"]), "available": bool(v["available"])}
+            for v in self.rows("SELECT item_id, options, price, available FROM variants WHERE product_id=? "
+                               "ORDER BY item_id", product_id)
+        ]
+        return product
+
+    # ------------------------------------------------------------------ writes
+    @tool
+    def cancel_pending_order(self, order_id: str, reason: Literal["no longer needed", "ordered by mistake"]) -> str:
+        """Cancel a pending order; the full amount is refunded to the order's payment method.
+
+        Args:
+            order_id: the order id, e.g. "#W1234567".
+            reason: why the user cancels.
+        """
+        order = self._order(order_id)
+        if order["status"] != "pending":
+            raise ToolError(f"order {order_id} is {order['status']}; only pending orders can be cancelled")
+        total = money(sum(r["price"] for r in self.rows("SELECT price FROM order_items WHERE order_id=?", order_id)))
+        self.exec("UPDATE orders SET status='cancelled' WHERE order_id=?", order_id)
+        self.exec("INSERT INTO refunds VALUES (?, ?, ?, ?)", order_id, order["payment_method_id"], total, f"cancel: {reason}")
+        self._credit(order["payment_method_id"], total)
+        return f"Order {order_id} cancelled. Refund of {total:.2f} to {order['payment_method_id']}."
+
+    @tool
+    def modify_pending_order_address(self, order_id: str, address: str, city: str, zip: str) -> str:
+        """Change the shipping address of a pending order.
+
+        Args:
+            order_id: the order id.
+            address: street address, e.g. "12 Oak St".
+            city: city name.
+            zip: zip code.
+        """
+        order = self._order(order_id)
+        if order["status"] != "pending":
+            raise ToolError(f"order {order_id} is {order['status']}; only pending orders can be modified")
+        self.exec("UPDATE orders SET address=?, city=?, zip=? WHERE order_id=?", address.strip(), city.strip(), zip.strip(), order_id)
+        return f"Shipping address of {order_id} changed to {address}, {city} {zip}."
+
+    def _delivered_items(self, order_id: str, item_ids: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        order = self._order(order_id)
+        if order["status"] != "delivered":
+            raise ToolError(f"order {order_id} is {order['status']}; only delivered orders allow returns and exchanges")
+        if not item_ids:
+            raise ToolError("item_ids must not be empty")
+        lines = self.rows("SELECT * FROM order_items WHERE order_id=? AND status='ok' ORDER BY line", order_id)
+        chosen: list[dict[str, Any]] = []
+        for item_id in item_ids:
+            match = next((line for line in lines if line["item_id"] == item_id and line not in chosen), None)
+            if match is None:
+                raise ToolError(f"item {item_id!r} is not an open item of order {order_id}")
+            chosen.append(match)
+        return order, chosen
+
+    def _credit(self, payment_method_id: str, amount: float) -> None:
+        self.exec("UPDATE payment_methods SET balance = round(balance + ?, 2) WHERE payment_method_id=? AND kind='gift_card'",
+                  amount, payment_method_id)
+
+    @tool
+    def return_delivered_order_items(self, order_id: str, item_ids: list[str], payment_method_id: str) -> str:
+        """Return items of a delivered order; the refund goes to the given payment method (the
+        order's original one, or a gift card of the same user).
+
+        Args:
+            order_id: the order id.
+            item_ids: the item ids to return (from get_order_details).
+            payment_method_id: where the refund goes.
+        """
+        order, lines = self._delivered_items(order_id, item_ids)
+        method = self._user_owns_method(order["user_id"], payment_method_id)
+        if payment_method_id != order["payment_method_id"] and method["kind"] != "gift_card":
+            raise ToolError("refunds go to the original payment method or to a gift card")
+        total = money(sum(line["price"] for line in lines))
+        for line in lines:
+            self.exec("UPDATE order_items SET status='return requested' WHERE order_id=? AND line=?", order_id, line["line"])
+        self.exec("UPDATE orders SET status='return requested' WHERE order_id=?", order_id)
+        self.exec("INSERT INTO refunds VALUES (?, ?, ?, 'return')", order_id, payment_method_id, total)
+        self._credit(payment_method_id, total)
+        return f"Return requested for {len(lines)} item(s) of {order_id}. Refund of {total:.2f} to {payment_method_id}."
+
+    @tool
+    def exchange_delivered_order_items(
+        self, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
+    ) -> str:
+        """Exchange items of a delivered order for other available variants of the same products; the
+        price difference is charged (or refunded) on the given payment method.
+
+        Args:
+            order_id: the order id.
+            item_ids: the item ids to exchange.
+            new_item_ids: the new item ids, in the same order (same product, another variant).
+            payment_method_id: pays or receives the price difference.
+        """
+        if len(item_ids) != len(new_item_ids):
+            raise ToolError("item_ids and new_item_ids must have the same length")
+        order, lines = self._delivered_items(order_id, item_ids)
+        method = self._user_owns_method(order["user_id"], payment_method_id)
+        difference = 0.0
+        for line, new_id in zip(lines, new_item_ids, strict=True):
+            new = self.require("SELECT * FROM variants WHERE item_id=?", new_id, error=f"item {new_id!r} not found")
+            if new["product_id"] != line["product_id"]:
+                raise ToolError(f"item {new_id} is not a variant of the same product as {line['item_id']}")
+            if not new["available"]:
+                raise ToolError(f"item {new_id} is not available")
+            if new_id == line["item_id"]:
+                raise ToolError(f"item {new_id} is the same variant")
+            difference += new["price"] - line["price"]
+        difference = money(difference)
+        if method["kind"] == "gift_card" and (method["balance"] or 0) < difference:
+            raise ToolError("insufficient gift card balance for the price difference")
+        for line, new_id in zip(lines, new_item_ids, strict=True):
+            self.exec("UPDATE order_items SET status='exchange requested' WHERE order_id=? AND line=?", order_id, line["line"])
+            self.exec("INSERT INTO exchanges VALUES (?, ?, ?, ?)", order_id, line["item_id"], new_id,
+                      money(self.row("SELECT price FROM variants WHERE item_id=?", new_id)["price"] - line["price"]))
+        self.exec("UPDATE orders SET status='exchange requested' WHERE order_id=?", order_id)
+        if method["kind"] == "gift_card":
+            self._credit(payment_method_id, -difference)
+        return (f"Exchange requested for {len(lines)} item(s) of {order_id}. Price difference {difference:.2f} "
+                f"({'charged to' if difference >= 0 else 'refunded to'} {payment_method_id}).")
