@@ -1,0 +1,1 @@
+"""Web/GUI environments: Chromium through Playwright (MiniWoB++, shop, booking, mail, custom tasks)."""

@@ -1,0 +1,464 @@
+"""`agentgym/Web-v0`: browser tasks in a real Chromium (MiniWoB++, shop, booking, mail, custom).
+
+    env = gymnasium.make("agentgym/Web-v0", suite="miniwob", task="click-button")
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step('click("4")')
+
+Observation: the goal (in the prompt), URL, title, last action error and a flattened accessibility
+tree whose elements carry stable ids (`[12] button "Submit"`). With
+`obs_mode="text+screenshot"` the observation is a dict `{"text": str, "screenshot": PNG bytes}`.
+Actions: `click(id)`, `fill(id, text)`, `select(id, option)`, `press(key)`, `scroll(direction)`,
+`goto(url)` (only inside the task's allowed origins), `go_back()`, `answer(text)`; as tool calls
+or in the text grammar of `agentgym.envs.web.actions`.
+
+Reward components: trajectory `outcome` (MiniWoB: the task's own JS reward, success if > 0;
+shop: the WebShop score; others: 0/1) and `success`; step `subgoal` (share of the task's
+checklist newly reached), `noop` (the page did not change), plus the base class's `action_valid`
+and `repeated_action`. The default spec (reward.yaml) is G-RA with the outcome gating the rest.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from gymnasium import spaces
+
+from agentgym.env import AgentEnv, EpisodeStart
+from agentgym.errors import InfrastructureError, TaskError, ToolError
+from agentgym.spaces import AnyText
+from agentgym.tools import ToolCall, tool
+
+from .actions import ACTIONS, ActionSyntaxError, parse_text_action
+from .browser import Browser, is_dead_browser_error
+from .observe import PageState, format_observation, read_page
+from .spaces import PngBytes, blank_png
+from .suite import Check, Suite, WebTask, url_allowed
+
+_ID_OK = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
+
+SYSTEM_PROMPT = """You control a web browser to reach a goal. Each observation shows the page as a list of elements, one per line, as `[id] role "name" properties`.
+Act with exactly one action per turn, either as a tool call or as one line of text:
+  click("id")             click an element
+  fill("id", "text")      replace the text of an input or textarea
+  select("id", "option")  choose an option of a <select> by its text
+  press("Enter")          press a key (Enter, Tab, Backspace, ArrowDown, Control+a, ...)
+  scroll("down")          scroll the page: up, down, left, right
+  goto("url")             open a URL (only inside the task's site)
+  go_back()               go back in history
+  answer("text")          give your final answer (ends the episode)"""
+
+
+def make_suite(name: str, **kwargs: Any) -> Suite:
+    if name == "miniwob":
+        from .miniwob import MiniWoBSuite
+
+        return MiniWoBSuite(**kwargs)
+    if name in ("shop", "booking", "mail", "apps"):
+        from .apps.suite import AppSuite
+
+        return AppSuite(name, **kwargs)
+    if name == "custom":
+        from .custom import CustomSuite
+
+        return CustomSuite(**kwargs)
+    raise TaskError(f"unknown web suite {name!r}; suites: miniwob, shop, booking, mail, apps, custom")
+
+
+class WebEnv(AgentEnv):
+    """Browser tasks in Chromium through Playwright (see the module docstring)."""
+
+    default_reward = Path(__file__).with_name("reward.yaml")
+    component_bounds = {"subgoal": (0.0, 1.0), "noop": (0.0, 1.0)}
+    default_max_turns = 30
+
+    def __init__(
+        self,
+        *,
+        suite: str = "miniwob",
+        task: str | None = None,
+        task_file: str | None = None,
+        num_tasks: int | None = None,
+        obs_mode: Literal["text", "text+screenshot"] = "text",
+        headless: bool = True,
+        action_timeout_ms: int = 2000,
+        max_tree_lines: int = 400,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if obs_mode not in ("text", "text+screenshot"):
+            raise ValueError(f"obs_mode must be 'text' or 'text+screenshot', got {obs_mode!r}")
+        suite_kwargs: dict[str, Any] = {}
+        if task_file is not None:
+            suite_kwargs["task_file"] = task_file
+        if num_tasks is not None:
+            suite_kwargs["num_tasks"] = num_tasks
+        self.suite_name = suite
+        self.suite = make_suite(suite, **suite_kwargs)
+        self.fixed_task = task
+        if task is not None:
+            self.suite.get_task(self._qualify(task))  # fail early on an unknown id
+        self.obs_mode = obs_mode
+        if obs_mode == "text+screenshot":
+            self.observation_space = spaces.Dict({"text": AnyText(), "screenshot": PngBytes()})
+        self.action_timeout_ms = int(action_timeout_ms)
+        self.max_tree_lines = int(max_tree_lines)
+        self.browser = Browser(headless=headless)
+        self.page: Any = None
+        self._state: PageState | None = None
+        self._last_error: str | None = None
+        self._answer: str | None = None
+        self._reached: set[str] = set()
+        self._check = Check()
+        self._grammar_error: str | None = None
+        self._episode_seed = 0
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ tasks
+    def _qualify(self, task_id: str) -> str:
+        return task_id
+
+    def task_ids(self) -> list[str]:
+        return self.suite.task_ids()
+
+    def default_system_prompt(self) -> str:
+        return SYSTEM_PROMPT
+
+    def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
+        started = time.perf_counter()
+        if task_id is None:
+            task_id = self.fixed_task
+        if task_id is None:
+            ids = self.suite.task_ids()
+            task_id = ids[int(self.np_random.integers(len(ids)))]
+        task = self.suite.get_task(task_id)
+        self._episode_seed = int(self.np_random.integers(2**31 - 1))
+        self._last_error = None
+        self._answer = None
+        self._reached = set()
+        self._check = Check()
+        try:
+            self.page = self.browser.new_page()
+            task = self.suite.start(self, self.page, task, self._episode_seed)
+            self._state = self._read()
+        except InfrastructureError:
+            raise
+        except Exception as exc:
+            if not self.browser.alive or is_dead_browser_error(exc):
+                # the browser died between episodes: relaunch once and retry
+                self.browser.close_context()
+                self.page = self.browser.new_page()
+                task = self.suite.start(self, self.page, task, self._episode_seed)
+                self._state = self._read()
+            else:
+                raise
+        prompt = f"Goal: {task.prompt}\n\n" + format_observation(self._state)
+        self.timings["reset"] = time.perf_counter() - started
+        return EpisodeStart(task=task, prompt=prompt, system_prompt=SYSTEM_PROMPT)
+
+    # ------------------------------------------------------------------ Gymnasium API (screenshot mode)
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        obs, info = super().reset(seed=seed, options=options)
+        return self._wrap(obs), info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = super().step(action)
+        return self._wrap(obs), reward, terminated, truncated, info
+
+    def _wrap(self, text: str) -> Any:
+        if self.obs_mode == "text":
+            return text
+        return {"text": text, "screenshot": self.screenshot()}
+
+    def screenshot(self) -> bytes:
+        """A PNG of the task area (MiniWoB) or the viewport; a blank PNG when the page is gone."""
+        try:
+            if self.page is None or self.page.is_closed():
+                return blank_png()
+            if self.suite.screenshot_selector:
+                return self.page.locator(self.suite.screenshot_selector).first.screenshot(timeout=2000)
+            return self.page.screenshot(timeout=2000)
+        except Exception:
+            return blank_png()
+
+    # ------------------------------------------------------------------ observation helpers
+    def _read(self) -> PageState:
+        return read_page(self.page, root=self.suite.root_selector, hide=self.suite.hide_ids,
+                         max_lines=self.max_tree_lines)
+
+    def _infra(self, exc: BaseException) -> InfrastructureError:
+        return InfrastructureError(f"the browser failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+
+    def _guard_alive(self, exc: BaseException) -> None:
+        if isinstance(exc, InfrastructureError):
+            raise exc
+        if not self.browser.alive or (self.page is not None and self.page.is_closed()) or is_dead_browser_error(exc):
+            raise self._infra(exc) from exc
+
+    def _settle(self) -> None:
+        try:
+            self.page.wait_for_load_state("domcontentloaded", timeout=10000)
+        except Exception as exc:
+            self._guard_alive(exc)
+
+    def _after_action(self, result: str, error: str | None = None, *, check_noop: bool = True) -> str:
+        """Observe the page, emit step components, and build the observation text."""
+        self._settle()
+        previous = self._state
+        try:
+            self._state = self._read()
+        except Exception as exc:
+            self._guard_alive(exc)
+            # a navigation raced the read: wait and read again
+            self._settle()
+            try:
+                self._state = self._read()
+            except Exception as exc2:
+                self._guard_alive(exc2)
+                raise ToolError(f"could not read the page: {exc2}") from exc2
+        self._update_check()
+        if (check_noop and not self._check.done and previous is not None
+                and previous.signature() == self._state.signature()):
+            self.emit("noop", 1.0)
+        self._last_error = error
+        text = format_observation(self._state, error=error, result=result)
+        if self._check.done:
+            self.finish()
+            text += "\n\nThe task has ended."
+        if error:
+            raise ToolError(f"{error}\n\n{text}")
+        return text
+
+    def _update_check(self) -> None:
+        assert isinstance(self.task, WebTask)
+        try:
+            check = self.suite.check(self.page, self.task, self._answer)
+        except Exception as exc:
+            self._guard_alive(exc)
+            raise
+        new = check.subgoals - self._reached
+        if new and self.task.subgoals:
+            known = [s for s in new if s in self.task.subgoals]
+            if known:
+                self.emit("subgoal", len(known) / len(self.task.subgoals))
+        self._reached |= check.subgoals
+        self._check = check
+
+    def _element(self, element_id: str) -> Any:
+        if not _ID_OK.match(element_id):
+            raise ToolError(f"invalid element id {element_id!r}: use an id shown in brackets, e.g. click(\"12\")")
+        locator = self.page.locator(f'[data-agentgym-id="{element_id}"]')
+        try:
+            count = locator.count()
+        except Exception as exc:
+            self._guard_alive(exc)
+            raise
+        if count == 0:
+            return None
+        return locator.first
+
+    def _perform(self, description: str, fn: Any) -> str:
+        """Run a page action; Playwright failures become error observations or infra errors."""
+        if self.page is None:
+            raise InfrastructureError("no browser page")
+        error = None
+        try:
+            fn()
+        except ToolError as exc:
+            error = str(exc)
+        except Exception as exc:
+            self._guard_alive(exc)
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "Timeout" in type(exc).__name__ or "timeout" in message.lower():
+                message = "the element could not be acted on in time (hidden, covered, disabled or detached)"
+            error = f"{description} failed: {message}"
+        return self._after_action(f"{description}." if error is None else "", error)
+
+    # ------------------------------------------------------------------ tools
+    @tool
+    def click(self, id: str) -> str:
+        """Click an element.
+
+        Args:
+            id: the element id shown in brackets, e.g. "12".
+        """
+
+        def run() -> None:
+            element = self._element(id)
+            if element is None:
+                raise ToolError(f"no element with id {id!r} on this page")
+            tag = element.evaluate("e => e.tagName")
+            if tag == "OPTION":
+                value = element.evaluate("e => { const s = e.closest('select'); s.value = e.value; "
+                                         "s.dispatchEvent(new Event('input', {bubbles: true})); "
+                                         "s.dispatchEvent(new Event('change', {bubbles: true})); return e.value; }")
+                del value
+                return
+            element.click(timeout=self.action_timeout_ms)
+
+        return self._perform(f"Clicked [{id}]", run)
+
+    @tool
+    def fill(self, id: str, text: str) -> str:
+        """Replace the text of an input field or textarea.
+
+        Args:
+            id: the element id of the field.
+            text: the text to type.
+        """
+
+        def run() -> None:
+            element = self._element(id)
+            if element is None:
+                raise ToolError(f"no element with id {id!r} on this page")
+            element.fill(text, timeout=self.action_timeout_ms)
+
+        return self._perform(f"Filled [{id}] with {text!r}", run)
+
+    @tool
+    def select(self, id: str, option: str) -> str:
+        """Choose an option of a select (drop-down) element by its visible text or value.
+
+        Args:
+            id: the element id of the select.
+            option: the option's text.
+        """
+
+        def run() -> None:
+            element = self._element(id)
+            if element is None:
+                raise ToolError(f"no element with id {id!r} on this page")
+            if element.evaluate("e => e.tagName") != "SELECT":
+                raise ToolError(f"element [{id}] is not a select; click it instead")
+            labels = element.evaluate("e => Array.from(e.options).map(o => [o.text.trim(), o.value])")
+            for label, value in labels:
+                if option.strip().lower() in (label.lower(), value.lower()):
+                    element.select_option(value=value, timeout=self.action_timeout_ms)
+                    return
+            raise ToolError(f"[{id}] has no option {option!r}; options: {', '.join(lab for lab, _ in labels)}")
+
+        return self._perform(f"Selected {option!r} in [{id}]", run)
+
+    @tool
+    def press(self, key: str) -> str:
+        """Press a key or key combination on the focused element (Enter, Tab, ArrowDown, Control+a, ...).
+
+        Args:
+            key: the key, in Playwright's names (e.g. "Enter", "Shift+Tab").
+        """
+        if not re.fullmatch(r"[A-Za-z0-9+_\- ]{1,40}|.", key):
+            raise ToolError(f"invalid key {key!r}")
+        return self._perform(f"Pressed {key}", lambda: self.page.keyboard.press(key))
+
+    @tool
+    def scroll(self, direction: Literal["up", "down", "left", "right"]) -> str:
+        """Scroll the page by about one screen.
+
+        Args:
+            direction: up, down, left or right.
+        """
+        dx, dy = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}[direction]
+        script = f"window.scrollBy({dx} * window.innerWidth * 0.8, {dy} * window.innerHeight * 0.8)"
+        return self._perform(f"Scrolled {direction}", lambda: self.page.evaluate(script))
+
+    @tool
+    def goto(self, url: str) -> str:
+        """Open a URL inside the task's site.
+
+        Args:
+            url: an absolute URL, or a path relative to the current page.
+        """
+        from urllib.parse import urljoin
+
+        assert isinstance(self.task, WebTask)
+        target = urljoin(self.page.url, url)
+        if not url_allowed(target, self.task.allowed_origins):
+            allowed = ", ".join(self.task.allowed_origins) or "(none)"
+            raise ToolError(f"goto({url!r}) is outside the task's allowed origins ({allowed})")
+        return self._perform(f"Opened {target}", lambda: self.page.goto(target, wait_until="domcontentloaded"))
+
+    @tool
+    def go_back(self) -> str:
+        """Go back to the previous page."""
+        return self._perform("Went back", lambda: self.page.go_back(wait_until="domcontentloaded"))
+
+    @tool
+    def answer(self, text: str) -> str:
+        """Give the final answer (for questions about the page) and end the episode.
+
+        Args:
+            text: the answer.
+        """
+        self._answer = text
+        self._update_check()
+        self.finish()
+        return f"Answer recorded: {text!r}. The episode has ended."
+
+    # ------------------------------------------------------------------ text grammar
+    def _parse_text_action(self, text: str) -> list[ToolCall] | None:
+        self._grammar_error = None
+        try:
+            return [parse_text_action(text)]
+        except ActionSyntaxError as exc:
+            self._grammar_error = str(exc)
+            return None
+
+    def _no_call_message(self) -> str:
+        reason = f" ({self._grammar_error})" if self._grammar_error else ""
+        names = ", ".join(f"{n}({', '.join(p)})" for n, p in ACTIONS.items())
+        return (
+            f"Error: no valid action found in your reply{reason}. Reply with one action such as "
+            f"click(\"12\"), or a tool call. Actions: {names}."
+        )
+
+    # ------------------------------------------------------------------ episode end
+    def _trajectory_components(self, truncated: bool) -> dict[str, float | str]:
+        assert isinstance(self.task, WebTask)
+        if self.page is None or not self.browser.alive:
+            raise InfrastructureError("the browser is gone; the episode cannot be graded")
+        try:
+            check = self.suite.check(self.page, self.task, self._answer)
+        except Exception as exc:
+            self._guard_alive(exc)
+            raise InfrastructureError(f"grading failed: {exc}") from exc
+        self._check = check
+        reached = self._reached | check.subgoals
+        n = len(self.task.subgoals)
+        components: dict[str, float | str] = {
+            "outcome": float(max(0.0, min(1.0, check.score))),
+            "success": float(check.success),
+            "subgoal_fraction": (len(reached & set(self.task.subgoals)) / n) if n else float(check.success),
+        }
+        for key, value in check.detail.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                components[key] = float(value)
+        return components
+
+    def _episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
+        return {
+            "success": float(trajectory_components.get("success", 0.0)),
+            "score": float(trajectory_components.get("outcome", 0.0)),
+            "subgoal_fraction": float(trajectory_components.get("subgoal_fraction", 0.0)),
+            "answered": float(self._answer is not None),
+            "turns": float(self.turn),
+        }
+
+    def oracle_actions(self) -> list[str | dict[str, Any]] | None:
+        if self.task is None or self.page is None:
+            return None
+        assert isinstance(self.task, WebTask)
+        actions = self.suite.oracle(self.page, self.task)
+        return list(actions) if actions is not None else None
+
+    def _end_episode(self) -> None:
+        pass  # the context is replaced at the next reset; close() frees everything
+
+    def close(self) -> None:
+        super().close()
+        try:
+            self.suite.close()
+        finally:
+            self.browser.close()
+            self.page = None

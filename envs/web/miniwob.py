@@ -1,0 +1,254 @@
+"""MiniWoB++ from the PyPI `miniwob` package, served from local `file://` URLs.
+
+Episode control uses the same JavaScript hooks as miniwob's own Python env
+(`miniwob/selenium_instance.py`): `Math.seedrandom(seed)`, `core.startEpisodeReal()`,
+`WOB_TASK_READY`, and the result globals `WOB_DONE_GLOBAL`, `WOB_RAW_REWARD_GLOBAL`,
+`WOB_REWARD_REASON`. The episode timer (`core.EPISODE_MAX_TIME`, 10 s by default, far too short
+for an LLM) is raised to an hour; the outcome is the task's raw reward (success if > 0).
+
+Tasks that need pixel coordinates, dragging, drawing, hovering or text selection cannot be done
+with element actions; they are listed in `EXCLUDED` with the reason and left out of the suite.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from agentgym.errors import InfrastructureError, TaskError
+
+from .suite import Check, Suite, WebTask
+
+EXCLUDED: dict[str, str] = {
+    **{t: "drag and drop" for t in ("drag-box", "drag-circle", "drag-cube", "drag-items", "drag-items-grid",
+                                    "drag-shapes", "drag-shapes-2", "drag-single-shape", "drag-sort-numbers")},
+    **{t: "drawing with the mouse" for t in ("draw-circle", "draw-line")},
+    **{t: "pixel coordinates" for t in ("bisect-angle", "circle-center", "right-angle", "find-midpoint",
+                                        "chase-circle", "moving-items", "hot-cold", "count-sides",
+                                        "daily-calendar", "use-colorwheel", "use-colorwheel-2", "click-pie",
+                                        "click-pie-nodelay", "grid-coordinate", "resize-textarea")},
+    **{t: "text selection / clipboard" for t in ("highlight-text", "highlight-text-2", "copy-paste",
+                                                 "copy-paste-2", "text-editor")},
+    **{t: "mouse hover" for t in ("hover-shape",)},
+    **{t: "slider dragging" for t in ("use-slider", "use-slider-2")},
+    **{t: "needs an HTTP server (flight data)" for t in ("book-flight", "book-flight-nodelay")},
+    **{t: "needs watching an animation" for t in ("simon-says",)},
+}
+
+EPISODE_MAX_TIME_MS = 3_600_000
+
+START_JS = """
+(seed) => {
+  Math.seedrandom(seed);
+  core.EPISODE_MAX_TIME = %d;
+  core.startEpisodeReal();
+  return true;
+}
+""" % EPISODE_MAX_TIME_MS
+
+STATE_JS = "() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON, WOB_TASK_READY]"
+
+
+def html_dir() -> Path:
+    try:
+        import miniwob
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise TaskError("the MiniWoB++ suite needs the `miniwob` package: pip install 'agentgym[web]'") from exc
+    return Path(miniwob.__file__).parent / "html" / "miniwob"
+
+
+def all_task_names() -> list[str]:
+    return sorted(p.stem for p in html_dir().glob("*.html"))
+
+
+def playable_task_names() -> list[str]:
+    return [t for t in all_task_names() if t not in EXCLUDED]
+
+
+class MiniWoBSuite(Suite):
+    name = "miniwob"
+    root_selector = "body"
+    hide_ids = ["reward-display", "sync-task-cover", "click-canvas"]
+    screenshot_selector = "#wrap"
+
+    def __init__(self, tasks: list[str] | None = None, include_excluded: bool = False) -> None:
+        self.directory = html_dir()
+        names = tasks or (all_task_names() if include_excluded else playable_task_names())
+        self._names = [n.removeprefix("miniwob/").removesuffix("-v1") for n in names]
+
+    def task_ids(self) -> list[str]:
+        return list(self._names)
+
+    def get_task(self, task_id: str) -> WebTask:
+        name = task_id.removeprefix("miniwob/").removeprefix("miniwob.").removesuffix("-v1")
+        path = self.directory / f"{name}.html"
+        if not path.exists():
+            raise TaskError(f"unknown MiniWoB task {task_id!r} (see MiniWoBSuite().task_ids())")
+        url = path.as_uri()
+        return WebTask(
+            id=name,
+            suite="miniwob",
+            prompt="",
+            start_url=url,
+            allowed_origins=[url],
+            metadata={"benchmark": "MiniWoB++", "excluded": EXCLUDED.get(name)},
+        )
+
+    def start(self, env: Any, page: Any, task: WebTask, seed: int) -> WebTask:
+        page.goto(task.start_url, wait_until="load")
+        page.evaluate(START_JS, seed)
+        deadline = time.monotonic() + 2.0
+        while not page.evaluate("() => WOB_TASK_READY"):
+            if time.monotonic() > deadline:
+                raise InfrastructureError(f"MiniWoB task {task.id} did not become ready")
+            time.sleep(0.02)
+        utterance = page.evaluate("() => core.getUtterance()")
+        return task.model_copy(update={"prompt": utterance, "metadata": {**task.metadata, "seed": seed}})
+
+    def check(self, page: Any, task: WebTask, answer: str | None) -> Check:
+        done, raw, reason, _ready = page.evaluate(STATE_JS)
+        raw = float(raw or 0.0)
+        return Check(done=bool(done), score=max(0.0, raw) if done else 0.0, success=bool(done) and raw > 0,
+                     detail={"raw_reward": raw if done else 0.0, "reason": reason})
+
+    def oracle(self, page: Any, task: WebTask) -> list[str] | None:
+        solver = ORACLES.get(task.id)
+        if solver is None:
+            return None
+        return solver(page, task.prompt)
+
+
+# ---------------------------------------------------------------------- oracles (read the task's DOM)
+FIND_JS = """
+([selector, text, attr]) => {
+  const norm = s => (s || '').replace(/\\s+/g, ' ').trim();
+  const area = document.querySelector('#area') || document.body;
+  const candidates = [...area.querySelectorAll(selector), ...document.body.querySelectorAll(selector)];
+  for (const el of candidates) {
+    const value = attr ? el.getAttribute(attr) : norm(el.textContent);
+    if (text === null || norm(value) === norm(text)) {
+      let id = el.getAttribute('data-agentgym-id');
+      if (!id) { if (window.__agNext === undefined) window.__agNext = 1; id = String(window.__agNext++); el.setAttribute('data-agentgym-id', id); }
+      return id;
+    }
+  }
+  return null;
+}
+"""
+
+
+def _find(page: Any, selector: str, text: str | None = None, attr: str | None = None) -> str:
+    found = page.evaluate(FIND_JS, [selector, text, attr])
+    if found is None:
+        raise TaskError(f"oracle: no {selector} with text {text!r}")
+    return found
+
+
+def _quoted(utterance: str) -> list[str]:
+    return re.findall(r'"([^"]*)"', utterance)
+
+
+def _click_button(page: Any, u: str) -> list[str]:
+    return [f'click("{_find(page, "button", _quoted(u)[0])}")']
+
+
+def _click_link(page: Any, u: str) -> list[str]:
+    return [f'click("{_find(page, "span.alink", _quoted(u)[0])}")']
+
+
+def _click_test(page: Any, u: str) -> list[str]:
+    return [f'click("{_find(page, "button")}")']
+
+
+def _click_test_2(page: Any, u: str) -> list[str]:
+    label = re.search(r"button (\w+)", u).group(1)
+    return [f'click("{_find(page, "button", label)}")']
+
+
+def _focus_text(page: Any, u: str) -> list[str]:
+    return [f'click("{_find(page, "input")}")']
+
+
+def _enter_text(page: Any, u: str) -> list[str]:
+    text = _quoted(u)[0]
+    return [f'fill("{_find(page, "input")}", {text!r})'.replace("'", '"'), f'click("{_find(page, "button")}")']
+
+
+def _enter_password(page: Any, u: str) -> list[str]:
+    password = _quoted(u)[0]
+    first = _find(page, "input#password")
+    second = _find(page, "input#verify")
+    return [f'fill("{first}", "{password}")', f'fill("{second}", "{password}")', f'click("{_find(page, "button")}")']
+
+
+def _login_user(page: Any, u: str) -> list[str]:
+    user, password = _quoted(u)[:2]
+    return [f'fill("{_find(page, "input#username")}", "{user}")',
+            f'fill("{_find(page, "input#password")}", "{password}")',
+            f'click("{_find(page, "button")}")']
+
+
+def _click_dialog_2(page: Any, u: str) -> list[str]:
+    return [f'click("{_find(page, ".ui-dialog button", _quoted(u)[0])}")']
+
+
+def _click_dialog(page: Any, u: str) -> list[str]:
+    return [f'click("{_find(page, "button.ui-dialog-titlebar-close")}")']
+
+
+def _click_option(page: Any, u: str) -> list[str]:
+    label = re.match(r"Select (.*) and click Submit\.", u).group(1)
+    radio = page.evaluate(
+        """(label) => { for (const l of document.querySelectorAll('#area label')) {
+             if (l.textContent.trim() === label) { const i = l.querySelector('input');
+               if (!i.getAttribute('data-agentgym-id')) i.setAttribute('data-agentgym-id', 'o' + (window.__agNext++));
+               return i.getAttribute('data-agentgym-id'); } } return null; }""",
+        label,
+    )
+    return [f'click("{radio}")', f'click("{_find(page, "button")}")']
+
+
+def _click_checkboxes(page: Any, u: str) -> list[str]:
+    body = re.match(r"Select (.*) and click Submit\.", u).group(1)
+    words = [] if body.strip() == "nothing" else [w.strip() for w in body.split(",") if w.strip()]
+    actions = []
+    for word in words:
+        found = page.evaluate(
+            """(word) => { for (const l of document.querySelectorAll('#area label')) {
+                 if (l.textContent.trim() === word) { const i = l.querySelector('input');
+                   if (!i.getAttribute('data-agentgym-id')) i.setAttribute('data-agentgym-id', 'c' + (window.__agNext++));
+                   return i.getAttribute('data-agentgym-id'); } } return null; }""",
+            word,
+        )
+        actions.append(f'click("{found}")')
+    return actions + [f'click("{_find(page, "button")}")']
+
+
+def _choose_list(page: Any, u: str) -> list[str]:
+    item = re.match(r"Select (.*) from the list and click Submit\.", u).group(1)
+    return [f'select("{_find(page, "select")}", "{item}")', f'click("{_find(page, "button")}")']
+
+
+def _click_tab(page: Any, u: str) -> list[str]:
+    number = re.search(r"Tab #(\d+)", u).group(1)
+    return [f'click("{_find(page, "a", "Tab #" + number)}")']
+
+
+ORACLES = {
+    "click-button": _click_button,
+    "click-link": _click_link,
+    "click-test": _click_test,
+    "click-test-2": _click_test_2,
+    "focus-text": _focus_text,
+    "enter-text": _enter_text,
+    "enter-password": _enter_password,
+    "login-user": _login_user,
+    "click-dialog": _click_dialog,
+    "click-dialog-2": _click_dialog_2,
+    "click-option": _click_option,
+    "click-checkboxes": _click_checkboxes,
+    "choose-list": _choose_list,
+    "click-tab": _click_tab,
+}
