@@ -95,6 +95,8 @@ def reexec_command(
     episodes: list[Any], *, console: Console, ignore: list[str], json_out: Path | None = None
 ) -> int:
     """Re-execute episodes and print one line each plus the first divergence; 1 if any differs."""
+    from rich.markup import escape
+
     from agentgym.replay.reexec import reexec_many
 
     lines: list[dict[str, Any]] = []
@@ -102,15 +104,18 @@ def reexec_command(
     def report(i: int, result: Any) -> None:
         item = episodes[i]
         record = result.record
-        head = f"{item.label} {record.env_id} task={record.task_id} seed={record.seed}"
+        head = escape(f"{item.label} {record.env_id} task={record.task_id} seed={record.seed}")
         if result.error:
-            console.print(f"[bold red]ERROR[/] {head}: {result.error}", highlight=False)
+            console.print(f"[bold red]ERROR[/] {head}: {escape(result.error)}", highlight=False)
         elif result.divergence is not None:
-            console.print(f"[bold red]DIVERGED[/] {head}: {result.divergence.describe()}", highlight=False)
+            console.print(
+                f"[bold red]DIVERGED[/] {head}: {escape(result.divergence.describe())}", highlight=False
+            )
         else:
             note = f" ({'; '.join(result.notes)})" if result.notes else ""
             console.print(
-                f"[green]ok[/] {head}: {result.turns_replayed} turns reproduced{note}", highlight=False
+                f"[green]ok[/] {head}: {result.turns_replayed} turns reproduced{escape(note)}",
+                highlight=False,
             )
         lines.append(
             {

@@ -242,18 +242,19 @@ def sweep_rows(
 
 def rows_table(rows: Sequence[RescoreRow]) -> Any:
     """A rich Table of sweep rows."""
+    from rich.markup import escape
     from rich.table import Table
 
     override_keys = list(dict.fromkeys(k for row in rows for k in row.overrides))
     gate_names = list(dict.fromkeys(k for row in rows for k in row.gate_open_rates))
     table = Table(show_edge=False)
-    table.add_column("spec")
+    table.add_column("spec", no_wrap=True)
     for key in override_keys:
-        table.add_column(key, justify="right")
+        table.add_column(key, justify="right", no_wrap=True)
     for column in ("mode", "n", "invalid", "return", "gated", "direct", "outcome"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for name in gate_names:
-        table.add_column(f"open[{name}]", justify="right")
+        table.add_column(escape(f"open[{name}]"), justify="right", no_wrap=True)
     for row in rows:
         table.add_row(
             row.spec_label,
