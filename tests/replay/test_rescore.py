@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import math
 
-import gymnasium as gym
 import pytest
 from rich.console import Console
 
