@@ -361,6 +361,12 @@ class CompiledSpec:
             if not level.bypass:
                 q_mult *= gate_value
 
+        if not math.isfinite(r_gated + r_direct + r_outcome):
+            bad = [lv.name for lv in levels_out if not math.isfinite(lv.value)]
+            raise SpecError(
+                f"reward spec {self.name!r}: level(s) {bad or [lv.name for lv in levels_out]} computed a non-finite "
+                "value; component values must be finite numbers"
+            )
         ret_mode = r_gated if is_gated else r_direct if mode == "direct" else r_outcome
         if n:
             residual = ret_mode - sum(trace)

@@ -131,6 +131,12 @@ def test_labels_and_unmapped_label_error() -> None:
         no_values.score([{"s": "oops"}], {})
 
 
+def test_non_finite_component_is_an_error() -> None:
+    spec = make_spec({"name": "s", "scope": STEP, "components": ["s"]})
+    with pytest.raises(SpecError, match=r"\['s'\].*non-finite"):
+        spec.score([{"s": 1.0}, {"s": float("nan")}], {})
+
+
 def test_truncation_no_submit_label_closes_gate(stall_spec: RewardSpec) -> None:
     steps = [{"critic": 0.05}] * 20  # stalled to the cap; the env reports "no_submit"
     report = stall_spec.score(steps, {"outcome": "no_submit"})
