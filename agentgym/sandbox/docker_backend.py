@@ -329,3 +329,17 @@ def prune(all_owners: bool = False) -> list[str]:
 
 def list_sandboxes() -> list[Any]:
     return docker_client().containers.list(all=True, filters={"label": f"{LABEL}=1"})
+
+
+def docker_unavailable_reason(image: str = BASE_IMAGE) -> str | None:
+    """None when an engine answers and `image` exists, else why not (for skips and doctor)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("docker") is None:
+        return "docker CLI not installed (apt-get install -y docker.io)"
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        return "no Docker engine answers (bash scripts/start-dockerd.sh)"
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
+        return f"image {image} missing (agentgym sandbox build-base)"
+    return None
