@@ -1,0 +1,1 @@
+"""Search-QA environments: `agentgym/SearchQA-v0` (see `agentgym.envs.search.env`)."""
