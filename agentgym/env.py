@@ -88,6 +88,7 @@ class AgentEnv(gym.Env[str, str]):
         self.turn = 0
         self.transcript: list[dict[str, Any]] = []
         self.last_report: RewardReport | None = None
+        self.last_step_seconds = 0.0
         self._active = False
         self._toolset: Toolset | None = None
         self._tracker: RewardTracker | None = None
@@ -251,7 +252,7 @@ class AgentEnv(gym.Env[str, str]):
 
         if terminated or truncated:
             reward += self._finalize(truncated, infra_error, info)
-        info["env_seconds"] = time.perf_counter() - started
+        self.last_step_seconds = time.perf_counter() - started
         if self.render_mode == "human":
             print(self.render_turn(-1))
         return observation, float(reward), terminated, truncated, info

@@ -9,6 +9,7 @@ agent's mistake (unknown tool, bad arguments, a `ToolError` inside the tool): it
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -199,6 +200,13 @@ def render_value(value: Any) -> str:
         return str(value)
 
 
+@functools.cache
+def _tool_attributes(klass: type) -> tuple[str, ...]:
+    """Names of a class's `@tool` attributes, base classes first, in definition order."""
+    ordered = [attr for k in reversed(klass.__mro__) for attr, v in vars(k).items() if isinstance(v, Tool)]
+    return tuple(dict.fromkeys(ordered))
+
+
 class Toolset:
     """An ordered, named collection of tools."""
 
@@ -211,13 +219,7 @@ class Toolset:
     @classmethod
     def from_object(cls, obj: Any) -> Toolset:
         """Collect the `@tool` methods of an object (bound to it), in definition order."""
-        found: list[Tool] = []
-        ordered = [
-            attr for klass in reversed(type(obj).__mro__) for attr, v in vars(klass).items() if isinstance(v, Tool)
-        ]
-        for attr in dict.fromkeys(ordered):
-            found.append(getattr(obj, attr))
-        return cls(found)
+        return cls(getattr(obj, attr) for attr in _tool_attributes(type(obj)))
 
     def add(self, item: Tool | Callable[..., Any]) -> None:
         t = item if isinstance(item, Tool) else Tool(item)

@@ -279,13 +279,14 @@ def rescore(
 def train_toy(
     reward: Annotated[str, typer.Option("--reward", "-r", help="gated | direct | outcome")] = "gated",
     seeds: Annotated[int, typer.Option(help="number of seeds")] = 3,
-    iterations: int = 120,
+    iterations: int = 150,
     batch_size: int = 32,
-    learning_rate: float = 0.5,
+    learning_rate: float = 1.0,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write results as JSON")] = None,
 ) -> None:
     """Tabular REINFORCE on StallOrSubmit: D-RA stalls to the cap, G-RA submits."""
-    from agentgym.baselines.train.reinforce_toy import ToyTrainConfig, train_toy as train
+    from agentgym.baselines.train.reinforce_toy import ToyTrainConfig
+    from agentgym.baselines.train.reinforce_toy import train_toy as train
 
     with cli_errors():
         results = []

@@ -22,9 +22,9 @@ ACTIONS = ("work", "noop", "submit")
 @dataclass
 class ToyTrainConfig:
     reward: str = "gated"
-    iterations: int = 120
+    iterations: int = 150
     batch_size: int = 32
-    learning_rate: float = 0.5
+    learning_rate: float = 1.0
     seed: int = 0
     eval_episodes: int = 200
 

@@ -1,6 +1,6 @@
 import json
 
-from agentgym import Toolset, ToolCall, tool
+from agentgym import ToolCall, Toolset, tool
 from agentgym.errors import InfrastructureError, ToolError
 from agentgym.parsing import parse_action
 

@@ -1,0 +1,162 @@
+"""Charts for the HTML report: matplotlib (Agg) figures serialized as inline SVG strings."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agentgym.report.data import Series
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+MODE_COLORS = {"gated": "#1f77b4", "direct": "#d62728", "outcome": "#2ca02c"}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "agentgym-report",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+        }
+    )
+    return plt
+
+
+_XML_HEAD = re.compile(r"^.*?(<svg\b)", re.S)
+
+
+def to_svg(fig: Any, chart_id: str) -> str:
+    """The figure as an inline `<svg>` element (XML prolog and DOCTYPE stripped, ids made unique)."""
+    plt = _plt()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = _XML_HEAD.sub(r"\1", buffer.getvalue(), count=1)
+    # ids (clip paths, glyphs) must not collide between the SVGs of one page
+    ids = set(re.findall(r'id="([^"]+)"', svg))
+    for old in sorted(ids, key=len, reverse=True):
+        svg = svg.replace(f'id="{old}"', f'id="{chart_id}-{old}"').replace(f"#{old})", f"#{chart_id}-{old})")
+        svg = svg.replace(f'href="#{old}"', f'href="#{chart_id}-{old}"')
+    return svg.replace("<svg ", f'<svg data-chart="{chart_id}" ', 1)
+
+
+def line_chart(
+    chart_id: str,
+    series: Mapping[str, Series],
+    *,
+    x_label: str,
+    y_label: str,
+    colors: Mapping[str, str] | None = None,
+    ylim: tuple[float, float] | None = None,
+    scatter: bool = True,
+    size: tuple[float, float] = (6.4, 3.2),
+) -> str:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=size)
+    for index, (name, s) in enumerate(series.items()):
+        color = (colors or {}).get(name, PALETTE[index % len(PALETTE)])
+        if scatter and s.x:
+            ax.scatter(s.x, s.y, s=6, alpha=0.25, color=color, linewidths=0)
+        if s.curve_x:
+            marker = "o" if len(s.curve_x) < 30 else None
+            ax.plot(
+                s.curve_x,
+                s.curve_y,
+                color=color,
+                linewidth=1.8,
+                label=f"{name} (mean {s.mean:.3g})",
+                marker=marker,
+                markersize=3,
+            )
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if series:
+        ax.legend(loc="best", fontsize=8, frameon=False)
+    return to_svg(fig, chart_id)
+
+
+def bar_chart(
+    chart_id: str,
+    values: Mapping[str, float],
+    *,
+    y_label: str,
+    ylim: tuple[float, float] | None = None,
+    colors: Sequence[str] | None = None,
+    size: tuple[float, float] = (6.4, 2.8),
+) -> str:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=size)
+    names = list(values)
+    heights = [0.0 if math.isnan(v) else v for v in values.values()]
+    bars = ax.bar(range(len(names)), heights, color=list(colors or PALETTE)[: len(names)] or PALETTE[0])
+    for bar, value in zip(bars, heights, strict=True):
+        ax.annotate(
+            f"{value:.3g}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xticks(
+        range(len(names)),
+        names,
+        rotation=20 if max((len(n) for n in names), default=0) > 12 else 0,
+        ha="right" if max((len(n) for n in names), default=0) > 12 else "center",
+    )
+    ax.set_ylabel(y_label)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    return to_svg(fig, chart_id)
+
+
+def histogram_grid(
+    chart_id: str,
+    numeric: Mapping[str, Sequence[float]],
+    labels: Mapping[str, Mapping[str, int]] | None = None,
+    *,
+    columns: int = 3,
+) -> str:
+    """Small multiples: a histogram per numeric component, a bar chart per label component."""
+    plt = _plt()
+    panels: list[tuple[str, Any]] = [(n, v) for n, v in numeric.items()] + [
+        (n, c) for n, c in (labels or {}).items()
+    ]
+    count = max(1, len(panels))
+    cols = min(columns, count)
+    rows = math.ceil(count / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.3 * rows), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        if index >= len(panels):
+            ax.axis("off")
+            continue
+        name, data = panels[index]
+        color = PALETTE[index % len(PALETTE)]
+        if isinstance(data, Mapping):
+            keys = list(data)
+            ax.bar(range(len(keys)), [data[k] for k in keys], color=color)
+            ax.set_xticks(range(len(keys)), keys, rotation=25, ha="right", fontsize=7)
+            ax.set_ylabel("episodes", fontsize=8)
+        else:
+            values = list(data)
+            distinct = len(set(values))
+            ax.hist(values, bins=min(20, max(1, distinct)), color=color, edgecolor="white")
+            ax.set_ylabel("episodes", fontsize=8)
+        ax.set_title(name, fontsize=9)
+    if not panels:
+        axes.flat[0].text(0.5, 0.5, "no components", ha="center", va="center")
+    fig.tight_layout()
+    return to_svg(fig, chart_id)
