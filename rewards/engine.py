@@ -75,7 +75,7 @@ class CompiledLevel:
     __slots__ = (
         "index", "name", "scope", "is_step", "comps", "single", "values", "agg", "temperature", "gamma",
         "transform", "cmin", "cmax", "has_clip", "tmin", "tmax", "has_total", "weight", "has_gate",
-        "threshold", "strict", "eps", "soft_t", "bypass", "lazy", "plain_sum", "fast_steps", "fast_one",
+        "threshold", "strict", "eps", "soft_t", "bypass", "lazy", "plain_sum", "plain_mean", "fast_steps", "fast_one",
     )  # fmt: skip
 
     def __init__(self, index: int, spec: RewardSpec) -> None:
@@ -110,6 +110,7 @@ class CompiledLevel:
         self.bypass = bool(gate is not None and gate.penalties_bypass)
         self.lazy = level.lazy
         self.plain_sum = self.agg == "sum" and not self.has_total
+        self.plain_mean = self.agg == "mean" and not self.has_total
         self.fast_steps, self.fast_one = _make_fast_raw(self.comps)
 
     # ---------------------------------------------------------------- component values
@@ -245,8 +246,9 @@ class CompiledSpec:
     def warnings(self, steps: Sequence[Mapping[str, Any]], trajectory: Mapping[str, Any]) -> list[str]:
         """Names the spec reads that the episode never emitted (counted as 0)."""
         out: list[str] = []
+        first = steps[0] if steps else {}
         for name in self.step_names:
-            if not any(name in c for c in steps):
+            if name not in first and not any(name in c for c in steps):
                 where = " (it appears among the trajectory components)" if name in trajectory else ""
                 out.append(f"step component {name!r} was never emitted in this episode; counted as 0{where}")
         for name in self.trajectory_names:
@@ -272,7 +274,8 @@ class CompiledSpec:
             return self._invalid_report(n, mode)
 
         levels_out: list[LevelReport] = []
-        trace = [0.0] * n
+        parts: list[tuple[float, list[float]]] = []  # (factor, per-step values) of step levels
+        last = 0.0  # trajectory levels' contributions, added at the last step
         r_gated = r_direct = r_outcome = 0.0
         g_mult = 1.0  # G_l: product of the gates above (gated mode)
         q_mult = 1.0  # like G_l, but gates with penalties_bypass count as open (penalties only)
@@ -325,7 +328,7 @@ class CompiledSpec:
 
             if contribution != 0.0 and n:
                 if values is None:
-                    trace[-1] += contribution
+                    last += contribution
                 else:
                     if pen > 0.0:
                         shaped = [mult * v + (pen * v if v < 0.0 else 0.0) for v in values]
@@ -333,14 +336,18 @@ class CompiledSpec:
                     else:
                         shaped = values
                         factor = weight * mult
-                    if not level.plain_sum:
+                    if level.plain_sum:
+                        pass
+                    elif level.plain_mean and pen == 0.0:
+                        factor /= n
+                    else:
                         total = sum(shaped)
-                        if total != 0.0 and abs(total) > 1e-12 * sum(map(abs, shaped)):
+                        if total != 0.0 and (abs(total) > 1e-9 or abs(total) > 1e-12 * sum(map(abs, shaped))):
                             factor = contribution / total
                         else:
                             shaped = [contribution / n] * n  # spread evenly
                             factor = 1.0
-                    trace = [a + factor * v for a, v in zip(trace, shaped, strict=True)]
+                    parts.append((factor, shaped))
 
             passed, gate_value = level.gate(value)
             levels_out.append(
@@ -368,7 +375,22 @@ class CompiledSpec:
                 "value; component values must be finite numbers"
             )
         ret_mode = r_gated if is_gated else r_direct if mode == "direct" else r_outcome
+        if not n:
+            trace: list[float] = []
+        elif not parts:
+            trace = [0.0] * n
+        elif len(parts) == 1:
+            f1, s1 = parts[0]
+            trace = [f1 * v for v in s1]
+        elif len(parts) == 2:
+            (f1, s1), (f2, s2) = parts
+            trace = [f1 * a + f2 * b for a, b in zip(s1, s2, strict=True)]
+        else:
+            trace = [0.0] * n
+            for factor, shaped in parts:
+                trace = [a + factor * v for a, v in zip(trace, shaped, strict=True)]
         if n:
+            trace[-1] += last
             residual = ret_mode - sum(trace)
             if residual != 0.0:
                 trace[-1] += residual
