@@ -71,7 +71,7 @@ class RetailWorld(World):
                 variant_ids[pid].append(item_id)
         order_no = 0
         used_names: set[tuple[str, str]] = set()
-        for u in range(24):
+        for _u in range(24):
             while True:
                 first, last = rng.choice(FIRST), rng.choice(LAST)
                 if (first, last) not in used_names:

@@ -1,0 +1,75 @@
+"""`agentgym mcp`: serve agentgym tool worlds as MCP servers, and inspect MCP servers."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="MCP bridge: serve agentgym tool worlds over MCP; list and call MCP servers' tools.",
+                  no_args_is_help=True)
+
+
+@app.command("serve")
+def serve(
+    world: Annotated[str, typer.Argument(help="Tool world to serve: retail | travel | files")],
+    seed: Annotated[int, typer.Option(help="Database seed of the world")] = 0,
+    name: Annotated[str | None, typer.Option(help="Server name (default agentgym-WORLD)")] = None,
+) -> None:
+    """Serve a tool world's tools over stdio (for any MCP client: agents, IDEs, inspectors)."""
+    from agentgym.envs.tool.worlds import WORLDS, make_world
+    from agentgym.mcp.server import serve_toolset
+
+    if world not in WORLDS:
+        typer.echo(f"unknown world {world!r}; have {', '.join(WORLDS)}", err=True)
+        raise typer.Exit(2)
+    instance = make_world(world, seed)
+    serve_toolset(instance.toolset(), name or f"agentgym-{world}", instructions=WORLDS[world].description)
+
+
+def _client(command: str):
+    from agentgym.mcp.client import MCPClient
+
+    parts = shlex.split(command)
+    if not parts:
+        typer.echo("empty server command", err=True)
+        raise typer.Exit(2)
+    return MCPClient([{"command": parts[0], "args": parts[1:]}])
+
+
+@app.command("tools")
+def tools(
+    command: Annotated[str, typer.Argument(help="Server command line, e.g. 'mcp-server-time --local-timezone UTC'")],
+) -> None:
+    """List an MCP server's tools in the OpenAI tools format (JSON)."""
+    client = _client(command)
+    try:
+        typer.echo(json.dumps(client.schemas(), indent=2))
+    finally:
+        client.close()
+
+
+@app.command("call")
+def call(
+    command: Annotated[str, typer.Argument(help="Server command line")],
+    tool: Annotated[str, typer.Argument(help="Tool name")],
+    arguments: Annotated[str, typer.Argument(help="Arguments as a JSON object")] = "{}",
+) -> None:
+    """Call one tool of an MCP server and print its text result (exit 1 on a tool error)."""
+    from agentgym.errors import ToolError
+
+    try:
+        parsed = json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        typer.echo(f"arguments are not JSON: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    client = _client(command)
+    try:
+        typer.echo(client.call(tool, parsed))
+    except ToolError as exc:
+        typer.echo(f"tool error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        client.close()
