@@ -73,13 +73,14 @@ class CompiledLevel:
     """One level as plain attributes (see `Level` for the meaning of each option)."""
 
     __slots__ = (
-        "index", "name", "scope", "is_step", "comps", "single", "values", "agg", "temperature", "gamma",
+        "spec", "index", "name", "scope", "is_step", "comps", "single", "values", "agg", "temperature", "gamma",
         "transform", "cmin", "cmax", "has_clip", "tmin", "tmax", "has_total", "weight", "has_gate",
         "threshold", "strict", "eps", "soft_t", "bypass", "lazy", "plain_sum", "plain_mean", "fast_steps", "fast_one",
     )  # fmt: skip
 
     def __init__(self, index: int, spec: RewardSpec) -> None:
         level = spec.levels[index]
+        self.spec = spec
         self.index = index
         self.name = level.name
         self.scope = level.scope
@@ -112,6 +113,9 @@ class CompiledLevel:
         self.plain_sum = self.agg == "sum" and not self.has_total
         self.plain_mean = self.agg == "mean" and not self.has_total
         self.fast_steps, self.fast_one = _make_fast_raw(self.comps)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # generated functions do not pickle; rebuild instead
+        return (CompiledLevel, (self.index, self.spec))
 
     # ---------------------------------------------------------------- component values
     def resolve(self, name: str, value: Any) -> float:
@@ -238,10 +242,14 @@ class CompiledSpec:
     """A RewardSpec in plain-Python form; `score` is the finalization hot path."""
 
     def __init__(self, spec: RewardSpec) -> None:
+        self.spec = spec
         self.name = spec.name
         self.levels = [CompiledLevel(i, spec) for i in range(len(spec.levels))]
         self.step_names = sorted({n for lv in self.levels if lv.is_step for n, _ in lv.comps})
         self.trajectory_names = sorted({n for lv in self.levels if not lv.is_step for n, _ in lv.comps})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CompiledSpec, (self.spec,))
 
     def warnings(self, steps: Sequence[Mapping[str, Any]], trajectory: Mapping[str, Any]) -> list[str]:
         """Names the spec reads that the episode never emitted (counted as 0)."""

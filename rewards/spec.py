@@ -180,6 +180,20 @@ class RewardSpec(_Strict):
             )
         return self
 
+    def __eq__(self, other: object) -> bool:  # fields only: the cached compiled form is not state
+        if not isinstance(other, RewardSpec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable containers inside
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private and private.get("_compiled") is not None:  # rebuilt on demand after unpickling
+            state["__pydantic_private__"] = {**private, "_compiled": None}
+        return state
+
     # ------------------------------------------------------------------ derived
     @property
     def compiled(self) -> CompiledSpec:

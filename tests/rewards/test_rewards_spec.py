@@ -149,6 +149,12 @@ def test_aggregate_alias_soft_min() -> None:
     assert spec.levels[0].aggregate == "softmin"
 
 
+def test_equality_ignores_compiled_cache(stall_spec: RewardSpec) -> None:
+    fresh = RewardSpec.model_validate(stall_spec.model_dump())
+    stall_spec.score([{"critic": 1.0}], {"outcome": "tests_pass"})
+    assert stall_spec == fresh and stall_spec != fresh.with_mode("direct")
+
+
 def test_spec_is_frozen(stall_spec: RewardSpec) -> None:
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError for frozen models
         stall_spec.mode = "direct"  # type: ignore[misc]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from _reward_cases import STALL_SPEC, make_spec
 
@@ -57,6 +59,21 @@ def test_invalid_episode_emits_zero_sum(stall_spec: RewardSpec) -> None:
     tracker = RewardTracker(stall_spec, emission="dense")
     emitted = run(tracker, [{"critic": 0.5}] * 3, {}, invalid=True)
     assert sum(emitted) == pytest.approx(0.0) and tracker.report.reward_invalid
+
+
+def test_spec_tracker_and_report_pickle(stall_spec: RewardSpec) -> None:
+    steps = [{"critic": 0.05}] * 3
+    stall_spec.score(steps, {"outcome": "tests_fail"})  # builds the compiled form
+    spec = pickle.loads(pickle.dumps(stall_spec))
+    assert spec == stall_spec
+    tracker = RewardTracker(spec, emission="dense")
+    tracker.step(steps[0])
+    tracker = pickle.loads(pickle.dumps(tracker))  # e.g. an env sent to a worker mid-episode
+    for c in steps[1:]:
+        tracker.step(c)
+    report, _ = tracker.finish({"outcome": "tests_fail"})
+    assert report == stall_spec.score(steps, {"outcome": "tests_fail"})
+    assert pickle.loads(pickle.dumps(report)) == report
 
 
 def test_bad_emission() -> None:
