@@ -43,7 +43,9 @@ def load_encoder(model: str | Path | None = None, device: str = "cpu") -> Any:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise ImportError("dense retrieval needs sentence-transformers: pip install 'agentgym[dense]'") from exc
+            raise ImportError(
+                "dense retrieval needs sentence-transformers: pip install 'agentgym[dense]'"
+            ) from exc
         _MODELS[key] = SentenceTransformer(path, device=device)
     return _MODELS[key]
 
@@ -51,7 +53,9 @@ def load_encoder(model: str | Path | None = None, device: str = "cpu") -> Any:
 class DenseRetriever:
     name = "dense"
 
-    def __init__(self, corpus: Corpus, embeddings: np.ndarray, encoder: Any = None, model: str = DEFAULT_MODEL):
+    def __init__(
+        self, corpus: Corpus, embeddings: np.ndarray, encoder: Any = None, model: str = DEFAULT_MODEL
+    ):
         if embeddings.shape[0] != len(corpus):
             raise ValueError(f"{embeddings.shape[0]} embeddings for {len(corpus)} documents")
         self.corpus = corpus
@@ -68,17 +72,27 @@ class DenseRetriever:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         vecs = self.encoder.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.asarray(vecs, dtype=np.float32)
 
     @classmethod
-    def build(cls, corpus: Corpus, *, batch_size: int = 64, device: str = "cpu", max_chars: int = 1000) -> DenseRetriever:
+    def build(
+        cls, corpus: Corpus, *, batch_size: int = 64, device: str = "cpu", max_chars: int = 1000
+    ) -> DenseRetriever:
         started = time.perf_counter()
         encoder = load_encoder(device=device)
         texts = [t[:max_chars] for t in corpus.index_texts()]
         vecs = encoder.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         retriever = cls(corpus, np.asarray(vecs, dtype=np.float32), encoder)
         retriever.build_seconds = time.perf_counter() - started
@@ -89,7 +103,12 @@ class DenseRetriever:
         directory.mkdir(parents=True, exist_ok=True)
         np.save(directory / "embeddings.npy", self.embeddings)
         self.corpus.save_jsonl(directory / CORPUS_FILE)
-        meta = {"format_version": 1, "kind": "dense", "model": self.model, "dim": int(self.embeddings.shape[1])}
+        meta = {
+            "format_version": 1,
+            "kind": "dense",
+            "model": self.model,
+            "dim": int(self.embeddings.shape[1]),
+        }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return directory
 
@@ -98,7 +117,9 @@ class DenseRetriever:
         directory = Path(directory)
         meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
         embeddings = np.load(directory / "embeddings.npy")
-        return cls(Corpus.load_jsonl(directory / CORPUS_FILE), embeddings, model=meta.get("model", DEFAULT_MODEL))
+        return cls(
+            Corpus.load_jsonl(directory / CORPUS_FILE), embeddings, model=meta.get("model", DEFAULT_MODEL)
+        )
 
     def _rank(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = self.embeddings @ qvec

@@ -13,7 +13,13 @@ from agentgym.retrieval.types import Hit, Retriever
 class HybridRetriever:
     name = "hybrid"
 
-    def __init__(self, retrievers: list[Retriever], rrf_k: int = 60, depth: int = 50, weights: list[float] | None = None):
+    def __init__(
+        self,
+        retrievers: list[Retriever],
+        rrf_k: int = 60,
+        depth: int = 50,
+        weights: list[float] | None = None,
+    ):
         if not retrievers:
             raise ValueError("a hybrid retriever needs at least one retriever")
         self.retrievers = retrievers
@@ -32,9 +38,7 @@ class HybridRetriever:
                 best_rank[h.doc_id] = min(best_rank.get(h.doc_id, h.rank), h.rank)
                 hits.setdefault(h.doc_id, h)
         order = sorted(fused, key=lambda d: (-fused[d], best_rank[d], d))[:k]
-        return [
-            Hit(d, fused[d], rank, hits[d].title, hits[d].text) for rank, d in enumerate(order)
-        ]
+        return [Hit(d, fused[d], rank, hits[d].title, hits[d].text) for rank, d in enumerate(order)]
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         depth = max(self.depth, k)

@@ -51,6 +51,7 @@ def handle_retrieve(retriever: Retriever, payload: Any, default_topk: int = 3) -
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
     server: RetrievalServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet by default
@@ -68,7 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path.rstrip("/") in ("/health", ""):
             r = self.server.retriever
-            self._send(200, {"status": "ok", "retriever": r.name, "num_docs": len(getattr(r, "corpus", []) or [])})
+            self._send(
+                200, {"status": "ok", "retriever": r.name, "num_docs": len(getattr(r, "corpus", []) or [])}
+            )
         else:
             self._send(404, {"error": f"no route {self.path}; use POST /retrieve"})
 
@@ -101,7 +104,14 @@ class RetrievalServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, retriever: Retriever, host: str = "127.0.0.1", port: int = 0, default_topk: int = 3, verbose: bool = False):
+    def __init__(
+        self,
+        retriever: Retriever,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        default_topk: int = 3,
+        verbose: bool = False,
+    ):
         super().__init__((host, port), _Handler)
         self.retriever = retriever
         self.default_topk = default_topk
@@ -142,7 +152,9 @@ class RemoteRetriever:
             raise ValueError(f"only http:// retrieval servers are supported, got {url!r}")
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
-        self.path = (parts.path.rstrip("/") or "") + ("/retrieve" if not parts.path.endswith("/retrieve") else "")
+        self.path = (parts.path.rstrip("/") or "") + (
+            "/retrieve" if not parts.path.endswith("/retrieve") else ""
+        )
         self.timeout = timeout
         self.corpus = corpus
         self._local = threading.local()

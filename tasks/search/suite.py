@@ -111,8 +111,9 @@ def load_suite(
     if corpus is None or questions is None:
         raise TaskError("load_suite needs a directory or both corpus= and questions=")
     info: dict[str, Any] = {}
-    if directory is not None and (directory / "suite.json").exists():
-        info = json.loads((directory / "suite.json").read_text(encoding="utf-8"))
+    meta_path = (Path(directory) if directory is not None else Path(questions).parent) / "suite.json"
+    if meta_path.exists():
+        info = json.loads(meta_path.read_text(encoding="utf-8"))
     corpus_obj = Corpus.load_jsonl(corpus)
     tasks = load_questions(questions)
     name = str(info.get("name") or Path(questions).stem)
