@@ -1,0 +1,123 @@
+"""Re-execution on every environment family: oracle episodes reproduce exactly; a tampered
+observation is found at its turn. Families not yet in this checkout, or whose runtime is missing
+(Docker engine, Chromium), are skipped with the reason."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import pytest
+
+from agentgym.baselines.policies.scripted import OraclePolicy
+from agentgym.registration import available
+from agentgym.replay.reexec import reexec, reexec_many
+from agentgym.rollout import run_episode
+from agentgym.trajectory import EpisodeRecord
+
+
+def _no_runtime() -> str | None:
+    return None
+
+
+def _chromium() -> str | None:
+    if not os.path.exists("/usr/bin/chromium"):
+        return "Chromium is not installed (/usr/bin/chromium); apt-get install -y chromium"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install 'agentgym[web]')"
+    return None
+
+
+def _docker() -> str | None:
+    try:
+        from agentgym.sandbox.docker_backend import docker_unavailable_reason
+    except ImportError as exc:
+        return f"the sandbox package is not importable: {exc}"
+    return docker_unavailable_reason()
+
+
+def _miniwob_oracle_tasks() -> list[str]:
+    from agentgym.envs.web.miniwob import ORACLES
+
+    return (
+        ["click-button", "enter-text"]
+        if {"click-button", "enter-text"} <= set(ORACLES)
+        else list(ORACLES)[:2]
+    )
+
+
+@dataclass
+class Family:
+    env_id: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    runtime: Callable[[], str | None] = _no_runtime
+    marks: tuple[Any, ...] = ()
+    tasks: Callable[[], list[str]] | None = None
+
+
+FAMILIES = [
+    Family("agentgym/SearchQA-v0", {"n_docs": 300, "n_questions": 20}),
+    Family("agentgym/ToolUse-v0"),
+    Family("agentgym/BFCL-v0"),
+    Family("agentgym/Web-v0", {}, _chromium, (pytest.mark.browser,), _miniwob_oracle_tasks),
+    Family("agentgym/SWE-v0", {}, _docker, (pytest.mark.docker, pytest.mark.slow)),
+]
+
+
+def _oracle_records(family: Family, count: int = 2) -> list[EpisodeRecord]:
+    env = gym.make(family.env_id, **family.kwargs)
+    try:
+        listed = family.tasks() if family.tasks else (env.unwrapped.task_ids() or [])
+        records: list[EpisodeRecord] = []
+        for index, task_id in enumerate(listed[:12]):
+            env.reset(seed=index, options={"task_id": task_id})
+            if env.unwrapped.oracle_actions() is None:
+                continue
+            record = run_episode(
+                env,
+                OraclePolicy(),
+                seed=index,
+                task_id=task_id,
+                env_id=family.env_id,
+                env_kwargs=family.kwargs,
+                catch=False,
+            )
+            records.append(record)
+            if len(records) == count:
+                break
+    finally:
+        env.close()
+    if not records:
+        pytest.fail(f"{family.env_id}: none of the first tasks has an oracle solution")
+    return records
+
+
+@pytest.mark.parametrize(
+    "family", [pytest.param(f, id=f.env_id.split("/")[1], marks=f.marks) for f in FAMILIES]
+)
+def test_oracle_episodes_reproduce_and_tampering_is_found(family: Family):
+    if not available(family.env_id):
+        pytest.skip(f"{family.env_id}: its family module is not in this checkout yet")
+    reason = family.runtime()
+    if reason:
+        pytest.skip(f"{family.env_id}: runtime unavailable: {reason}")
+    records = _oracle_records(family)
+    for record in records:
+        assert not record.reward_invalid, record.error
+        assert record.terminated, f"oracle episode of {record.task_id} did not terminate"
+    results = reexec_many(records)
+    for result in results:
+        assert result.error is None, result.error
+        assert result.divergence is None, result.divergence.describe()
+        assert result.turns_replayed == len(result.record.steps)
+
+    tampered = records[0].model_copy(deep=True)
+    turn = len(tampered.steps)
+    tampered.steps[-1].observation += " [tampered]"
+    divergence = reexec(tampered)
+    assert divergence is not None and (divergence.turn, divergence.field) == (turn, "observation")
