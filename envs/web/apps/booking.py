@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .server import App, Request, Response, aid, esc, page, q, redirect
+from .server import App, Request, Response, aid, esc, page, redirect
 
 CITIES = ["Lisbon", "Oslo", "Kyoto", "Austin", "Cusco", "Nairobi"]
 HOTEL_WORDS = ["Harbor", "Grand", "Garden", "Summit", "River", "Old Town", "Lakeside", "Central"]
