@@ -30,7 +30,7 @@ figure.chart{margin:0;min-height:120px}figure.chart svg{width:100%;max-width:860
 figure.chart figcaption{font-size:13px;color:#394150;margin-bottom:4px;font-weight:600}
 table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #eceef2;text-align:right}
 th{background:#f0f2f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left}
-.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #e2e5ea;border-radius:6px;padding:8px 12px;min-width:120px}
+.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #e2e5ea;border-radius:6px;padding:8px 12px;min-width:120px;flex:1 1 220px;max-width:420px}
 .card .v{font-size:20px;font-weight:600}.card .k{font-size:12px;color:#5b6472}
 .alarm{border-color:#d62728;background:#fff4f4}.ok{border-color:#2ca02c}
 .scroll{max-height:420px;overflow:auto}.muted{color:#8a93a2}
