@@ -75,6 +75,7 @@ class _Server:
         self.task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
         self.stop: asyncio.Event | None = None
+        self.dead = False
 
 
 class MCPClient:
@@ -115,6 +116,8 @@ class MCPClient:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError as exc:
             future.cancel()
+            for server in self._servers:  # a hung server is as good as dead: restart on the next reset
+                server.dead = True
             raise InfrastructureError(f"MCP request timed out after {timeout:.0f} s") from exc
 
     async def _start_all(self) -> None:
@@ -172,7 +175,9 @@ class MCPClient:
         return list(self._routes)
 
     def alive(self) -> bool:
-        return all(s.session is not None and s.task is not None and not s.task.done() for s in self._servers)
+        return not self._closed and all(
+            not s.dead and s.session is not None and s.task is not None and not s.task.done() for s in self._servers
+        )
 
     def schemas(self) -> list[dict[str, Any]]:
         return self.toolset().schemas()
@@ -220,14 +225,16 @@ class MCPClient:
                 code = getattr(getattr(exc, "error", None), "code", None)
             if code in AGENT_ERROR_CODES and server.task is not None and not server.task.done():
                 raise ToolError(str(exc)) from exc
+            server.dead = True
             raise InfrastructureError(f"MCP server {server.label}: {exc}") from exc
         except (ToolError, InfrastructureError):
             raise
         except Exception as exc:
+            server.dead = True
             raise InfrastructureError(f"MCP server {server.label} failed: {type(exc).__name__}: {exc}") from exc
 
     def _check_alive(self, server: _Server) -> None:
-        if server.session is None or server.task is None or server.task.done():
+        if server.dead or server.session is None or server.task is None or server.task.done():
             reason = f": {type(server.error).__name__}: {server.error}" if server.error else ""
             raise InfrastructureError(f"MCP server {server.label} has exited{reason}")
 
