@@ -29,8 +29,8 @@ def split_contents(contents: str) -> tuple[str, str]:
     return title, text.strip()
 
 
-def _open(path: Path, mode: str) -> IO[str]:
-    if path.suffix == ".gz":
+def _open(path: Path, mode: str, gz: bool | None = None) -> IO[str]:
+    if path.suffix == ".gz" if gz is None else gz:
         return gzip.open(path, mode + "t", encoding="utf-8")  # type: ignore[return-value]
     return path.open(mode, encoding="utf-8")
 
@@ -92,7 +92,7 @@ class Corpus:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        with _open(tmp, "w") as handle:
+        with _open(tmp, "w", gz=path.suffix == ".gz") as handle:
             for doc_id, title, text in zip(self.ids, self.titles, self.texts, strict=True):
                 handle.write(json.dumps({"id": doc_id, "contents": f"{title}\n{text}"}, ensure_ascii=False))
                 handle.write("\n")
