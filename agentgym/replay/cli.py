@@ -149,7 +149,7 @@ def rescore_command(
 ) -> int:
     """`agentgym rescore`: per-episode table for one spec, a sweep table for several points."""
     from agentgym.replay.filters import apply_filters, parse_filters
-    from agentgym.replay.rescore import episodes_table, parse_sweep, rows_table, sweep_rows
+    from agentgym.replay.rescore import episodes_table, parse_sweep, rows_table, rows_text, sweep_rows
     from agentgym.rewards import SpecError
 
     console = console or Console()
@@ -173,7 +173,10 @@ def rescore_command(
     if show_episodes:
         for row in rows:
             console.print(episodes_table(records, row.reports))
-    console.print(rows_table(rows))
+    if console.is_terminal:
+        console.print(rows_table(rows))
+    else:  # pipes and logs: full-width aligned text, never truncated
+        console.print(rows_text(rows), soft_wrap=True, highlight=False, markup=False)
     if json_out is not None:
         json_out.write_text(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
     return EXIT_OK

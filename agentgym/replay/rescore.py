@@ -240,6 +240,40 @@ def sweep_rows(
     return rows
 
 
+def _row_cells(rows: Sequence[RescoreRow]) -> tuple[list[str], list[list[str]]]:
+    override_keys = list(dict.fromkeys(k for row in rows for k in row.overrides))
+    gate_names = list(dict.fromkeys(k for row in rows for k in row.gate_open_rates))
+    header = ["spec", *override_keys, "mode", "n", "invalid", "return", "gated", "direct", "outcome"]
+    header += [f"open {name}" for name in gate_names]
+    body = []
+    for row in rows:
+        body.append(
+            [
+                row.spec_label,
+                *[str(row.overrides.get(k, "-")) for k in override_keys],
+                row.mode,
+                str(row.episodes),
+                str(row.invalid),
+                *[f"{v:.4g}" for v in (row.mean_return, row.mean_gated, row.mean_direct, row.mean_outcome)],
+                *[f"{row.gate_open_rates[n]:.3g}" if n in row.gate_open_rates else "-" for n in gate_names],
+            ]
+        )
+    return header, body
+
+
+def rows_text(rows: Sequence[RescoreRow]) -> str:
+    """Sweep rows as aligned plain text (for pipes and logs: never truncated to a terminal width)."""
+    header, body = _row_cells(rows)
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in [header, *body]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def rows_table(rows: Sequence[RescoreRow]) -> Any:
     """A rich Table of sweep rows."""
     from rich.markup import escape
@@ -248,13 +282,13 @@ def rows_table(rows: Sequence[RescoreRow]) -> Any:
     override_keys = list(dict.fromkeys(k for row in rows for k in row.overrides))
     gate_names = list(dict.fromkeys(k for row in rows for k in row.gate_open_rates))
     table = Table(show_edge=False)
-    table.add_column("spec", no_wrap=True)
+    table.add_column("spec")
     for key in override_keys:
-        table.add_column(key, justify="right", no_wrap=True)
-    for column in ("mode", "n", "invalid", "return", "gated", "direct", "outcome"):
-        table.add_column(column, justify="right", no_wrap=True)
+        table.add_column(key, justify="right")
+    for column in ("mode", "n", "invalid", "return", "gated", "direct", "outcome"):  # return: under the mode
+        table.add_column(column, justify="right")
     for name in gate_names:
-        table.add_column(escape(f"open[{name}]"), justify="right", no_wrap=True)
+        table.add_column(escape(f"open {name}"), justify="right")
     for row in rows:
         table.add_row(
             row.spec_label,
@@ -263,7 +297,7 @@ def rows_table(rows: Sequence[RescoreRow]) -> Any:
             str(row.episodes),
             str(row.invalid),
             *[f"{v:.4g}" for v in (row.mean_return, row.mean_gated, row.mean_direct, row.mean_outcome)],
-            *[f"{row.gate_open_rates[n]:.3f}" if n in row.gate_open_rates else "-" for n in gate_names],
+            *[f"{row.gate_open_rates[n]:.3g}" if n in row.gate_open_rates else "-" for n in gate_names],
         )
     return table
 

@@ -106,7 +106,7 @@ def test_rescore_command_prints_and_writes_json(toy_file, tmp_path):
     )
     assert code == 0
     text = console.export_text()
-    assert "gate.threshold" in text and "open[outcome]" in text
+    assert "gate.threshold" in text and "open outcome" in text
     rows = json.loads(out.read_text())
     assert [r["overrides"] for r in rows] == [{"gate.threshold": 0.1}, {"gate.threshold": 0.5}]
     assert rescore_command(toy_file, sweeps=["gate.threshold"], console=console, err_console=console) == 2
