@@ -131,6 +131,21 @@ def test_labels_and_unmapped_label_error() -> None:
         no_values.score([{"s": "oops"}], {})
 
 
+def test_step_labels() -> None:
+    spec = make_spec(
+        {
+            "name": "verdict",
+            "scope": STEP,
+            "components": {"verdict": 0.5},
+            "values": {"good": 1.0, "bad": -1.0},
+        }
+    )
+    report = spec.score([{"verdict": "good"}, {"verdict": "bad"}, {"verdict": "good"}, {}], {})
+    assert report.step_rewards == pytest.approx([0.5, -0.5, 0.5, 0.0])
+    with pytest.raises(SpecError, match="'meh'"):
+        spec.score([{"verdict": "meh"}], {})
+
+
 def test_non_finite_component_is_an_error() -> None:
     spec = make_spec({"name": "s", "scope": STEP, "components": ["s"]})
     with pytest.raises(SpecError, match=r"\['s'\].*non-finite"):
