@@ -156,3 +156,32 @@ def tool_call_score(
 ) -> float:
     """ToolRL-style correctness in [0, 1]: 1.0 iff the calls match exactly (up to order)."""
     return match_tool_calls(predicted, gold, normalize_strings=normalize_strings).score
+
+
+def toolcall_scores(
+    predicted: Sequence[Any], gold: Sequence[Any], *, normalize_strings: bool = False
+) -> dict[str, float]:
+    """Per-part scores, each in [0, 1], for envs that emit them as separate components.
+
+    tool_name_match: multiset Jaccard of names. param_name_match / param_value_match: over the
+    optimally matched same-name pairs, the argument-name Jaccard / the fraction of gold argument
+    values matched, summed and divided by max(n_predicted, n_gold) (extra or missing calls cost).
+    Both lists empty: every score is 1.0.
+    """
+    if not predicted and not gold:
+        return {"tool_name_match": 1.0, "param_name_match": 1.0, "param_value_match": 1.0}
+    preds = [_as_call(c) for c in predicted]
+    golds = [_as_call(c) for c in gold]
+    match = match_tool_calls(predicted, gold, normalize_strings=normalize_strings)
+    denominator = max(len(preds), len(golds))
+    params = values = 0.0
+    for g, p in match.pairs:
+        param, value = _pair_score(golds[g], preds[p], normalize_strings)
+        params += param
+        n_args = len(golds[g][1])
+        values += value / n_args if n_args else float(not preds[p][1])
+    return {
+        "tool_name_match": match.name_score,
+        "param_name_match": params / denominator,
+        "param_value_match": values / denominator,
+    }

@@ -7,7 +7,14 @@ import math
 import pytest
 
 from agentgym.rewards import group_advantages, zero_variance_fraction
-from agentgym.rewards.functions import exact_match, f1, match_tool_calls, normalize_answer, tool_call_score
+from agentgym.rewards.functions import (
+    exact_match,
+    f1,
+    match_tool_calls,
+    normalize_answer,
+    tool_call_score,
+    toolcall_scores,
+)
 
 
 def test_group_advantages_normalized_and_masked() -> None:
@@ -100,3 +107,22 @@ def test_tool_calls_accept_objects() -> None:
             self.name, self.arguments = name, arguments
 
     assert tool_call_score([Call("f", {"x": [1, 2]})], [{"name": "f", "arguments": {"x": [1, 2]}}]) == 1.0
+
+
+def test_toolcall_scores_parts() -> None:
+    gold = [{"name": "f", "arguments": {"a": 1, "b": 2}}, {"name": "g", "arguments": {}}]
+    assert toolcall_scores([], []) == {
+        "tool_name_match": 1.0,
+        "param_name_match": 1.0,
+        "param_value_match": 1.0,
+    }
+    assert toolcall_scores(gold, gold) == {
+        "tool_name_match": 1.0,
+        "param_name_match": 1.0,
+        "param_value_match": 1.0,
+    }
+    partial = toolcall_scores([{"name": "f", "arguments": {"a": 1, "b": 3}}], gold)
+    assert partial["tool_name_match"] == pytest.approx(0.5)
+    assert partial["param_name_match"] == pytest.approx(0.5)  # 1 matched pair of max(1, 2) calls
+    assert partial["param_value_match"] == pytest.approx(0.25)  # half the values of that pair
+    assert toolcall_scores([{"name": "h", "arguments": {}}], gold)["param_name_match"] == 0.0
