@@ -39,14 +39,11 @@ EXCLUDED: dict[str, str] = {
 
 EPISODE_MAX_TIME_MS = 3_600_000
 
-START_JS = """
-(seed) => {
-  Math.seedrandom(seed);
-  core.EPISODE_MAX_TIME = %d;
-  core.startEpisodeReal();
-  return true;
-}
-""" % EPISODE_MAX_TIME_MS
+START_JS = (
+    "(seed) => { Math.seedrandom(seed); core.EPISODE_MAX_TIME = "
+    + str(EPISODE_MAX_TIME_MS)
+    + "; core.startEpisodeReal(); return true; }"
+)
 
 STATE_JS = "() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON, WOB_TASK_READY]"
 
@@ -191,6 +188,8 @@ def _login_user(page: Any, u: str) -> list[str]:
 
 
 def _click_dialog_2(page: Any, u: str) -> list[str]:
+    if _quoted(u)[0].lower() == "x":
+        return _click_dialog(page, u)
     return [f'click("{_find(page, ".ui-dialog button", _quoted(u)[0])}")']
 
 
