@@ -13,6 +13,7 @@ import gymnasium as gym
 import pytest
 
 from agentgym.baselines.policies.scripted import OraclePolicy
+from agentgym.errors import TaskError
 from agentgym.registration import available
 from agentgym.replay.reexec import reexec, reexec_many
 from agentgym.rollout import run_episode
@@ -58,6 +59,7 @@ class Family:
     runtime: Callable[[], str | None] = _no_runtime
     marks: tuple[Any, ...] = ()
     tasks: Callable[[], list[str]] | None = None
+    count: int = 2
 
 
 FAMILIES = [
@@ -65,12 +67,17 @@ FAMILIES = [
     Family("agentgym/ToolUse-v0"),
     Family("agentgym/BFCL-v0"),
     Family("agentgym/Web-v0", {}, _chromium, (pytest.mark.browser,), _miniwob_oracle_tasks),
-    Family("agentgym/SWE-v0", {}, _docker, (pytest.mark.docker, pytest.mark.slow)),
+    Family("agentgym/SWE-v0", {}, _docker, (pytest.mark.docker, pytest.mark.slow), count=1),
 ]
 
 
-def _oracle_records(family: Family, count: int = 2) -> list[EpisodeRecord]:
-    env = gym.make(family.env_id, **family.kwargs)
+def _oracle_records(family: Family) -> list[EpisodeRecord]:
+    try:
+        env = gym.make(family.env_id, **family.kwargs)
+    except TaskError as exc:
+        if "not found" in str(exc):  # the family's task data is built by its own command
+            pytest.skip(f"{family.env_id}: task data unavailable: {exc}")
+        raise
     try:
         listed = family.tasks() if family.tasks else (env.unwrapped.task_ids() or [])
         records: list[EpisodeRecord] = []
@@ -88,7 +95,7 @@ def _oracle_records(family: Family, count: int = 2) -> list[EpisodeRecord]:
                 catch=False,
             )
             records.append(record)
-            if len(records) == count:
+            if len(records) == family.count:
                 break
     finally:
         env.close()

@@ -100,7 +100,7 @@ def test_interactive_viewer_in_tmux(toy_file, tmp_path):
             ["tmux", "-L", socket, *args], check=True, capture_output=True, text=True, env=env
         ).stdout
 
-    def wait_for(text: str, timeout: float = 20.0) -> str:
+    def wait_for(text: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
