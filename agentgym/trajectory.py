@@ -1,10 +1,12 @@
 """Trajectory records: one schema-versioned JSON line per episode.
 
-What the CLI replays, re-scores and reports on, and what trainers consume. Writes are atomic at
-the line level: each record goes to the file in a single `write` on an `O_APPEND` descriptor, and
-a writer that opens a file ending in a partial line (left by a crash mid-write on a filesystem
-that split the write) cuts it back to the last complete record first. Readers validate every line
-and report bad ones by line number instead of skipping them silently.
+What the CLI replays, re-scores and reports on, and what trainers consume. Each record goes to
+the file in a single `write` on an `O_APPEND` descriptor, so records from concurrent writers never
+interleave. A process killed during that write (Linux lets SIGKILL cut a large write short) can
+leave a torn final line: readers flag it as "incomplete final line" and never parse it, and the
+next writer to open the file (e.g. a resumed run) cuts it back to the last complete record. No
+completed record is ever lost or altered. Readers validate every line and report bad ones by line
+number instead of skipping them silently.
 """
 
 from __future__ import annotations

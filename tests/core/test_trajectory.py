@@ -72,7 +72,18 @@ def test_kill_9_mid_write_leaves_no_partial_line(tmp_path):
     time.sleep(0.3)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # Linux may cut a large write() short when SIGKILL arrives: at most the final line is torn,
+    # and the reader flags it instead of parsing it
     result = read_trajectories(path)
     assert len(result.records) >= 3
-    assert not result.problems
-    assert path.read_bytes().endswith(b"\n")
+    assert all(len(r.steps[0].action) == 2_000_000 for r in result.records)
+    assert len(result.problems) <= 1
+    if result.problems:
+        assert result.problems[0].error.startswith("incomplete final line")
+    # the next writer (a resumed run) cuts the torn tail before appending: no partial line remains
+    with TrajectoryWriter(path) as writer:
+        writer.write(_record(99))
+    again = read_trajectories(path)
+    assert not again.problems
+    assert len(again.records) == len(result.records) + 1
+    assert all(line.startswith(b"{") for line in path.read_bytes().splitlines())
