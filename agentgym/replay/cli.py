@@ -76,6 +76,12 @@ def replay_command(
     if interactive:
         from agentgym.replay.viewer import run_viewer
 
+        if not sys.stdin.isatty():
+            err.print(
+                "[bold red]error:[/] the interactive viewer needs a terminal; use --plain", highlight=False
+            )
+            return EXIT_USAGE
+
         run_viewer(episodes, parsed)
         return EXIT_OK
     if not selected:

@@ -67,3 +67,9 @@ def test_viewer_shows_tokens_and_logprobs(toy_file):
     state.handle("t")
     screen = "\n".join(render_lines(state, 120, 60))
     assert "101" in screen and "(-3.00)" in screen
+
+
+def test_interactive_mode_without_a_terminal_is_refused(toy_file):
+    console = _console()
+    assert replay_command(toy_file, plain=False, console=console, err_console=console) == 2
+    assert "needs a terminal" in console.export_text()

@@ -170,3 +170,14 @@ def test_report_command(run_file, tmp_path):
     assert out.exists() and 'data-chart="returns"' in out.read_text()
     result = CliRunner().invoke(app, ["report", str(tmp_path / "missing.jsonl")])
     assert result.exit_code == 2
+
+
+def test_training_step_is_read_from_the_policy_description(run_records):
+    from agentgym.report.data import training_step
+
+    data = run_records[0].model_dump(mode="json", by_alias=True)
+    data.pop("train_step")
+    record = EpisodeRecord.model_validate(data)
+    assert training_step(record) is None
+    record.policy["train_step"] = 7  # what the GRPO trainer stamps
+    assert training_step(record) == 7.0
