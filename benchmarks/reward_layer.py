@@ -151,11 +151,53 @@ def print_finalize(results: dict[str, tuple[float, float]]) -> None:
     print(f"  RewardSpec.score {verdict} the 100 us goal here (median; 1-min load average {load:.1f})")
 
 
+def bench_env_step(quick: bool = False) -> dict[str, tuple[float, float]]:
+    """Per-step cost of `AgentEnv.step` on StallOrSubmit (parse, validate, dispatch, components,
+    reward tracking, transcript) beside a bare loop doing the toy's own arithmetic."""
+    import warnings
+
+    import gymnasium as gym
+
+    import agentgym  # noqa: F401  (registers the envs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = gym.make("agentgym/StallOrSubmit-v0", max_turns=10_000_000).unwrapped
+    env.reset(seed=0)
+    tool_call = '<tool_call>{"name": "work", "arguments": {}}</tool_call>'
+    state = {"work": 0, "critic": 0.0, "turn": 0}
+
+    def bare_step() -> None:  # what the toy itself computes per work step
+        state["turn"] += 1
+        state["work"] += 1
+        components = {"action_valid": 1.0, "repeated_action": 1.0, "critic": 1.0}
+        state["critic"] += components["critic"]
+
+    repeats, inner = (7, 300) if quick else (21, 2000)
+    results = {
+        "reference": timings_us(bare_step, repeats, inner),
+        "bare word": timings_us(lambda: env.step("work"), repeats, inner),
+        "<tool_call> text": timings_us(lambda: env.step(tool_call), repeats, inner),
+    }
+    env.close()
+    return results
+
+
+def print_env_step(results: dict[str, tuple[float, float]]) -> None:
+    ref_median, ref_best = results["reference"]
+    print("AgentEnv.step on StallOrSubmit vs a bare loop doing the same arithmetic")
+    print(f"  {'':30s} {'median':>9s} {'ratio':>7s} {'best':>9s} {'ratio':>7s}")
+    for label, (median, best) in results.items():
+        print(f"  {label:30s} {median:7.1f}us {median / ref_median:6.1f}x {best:7.1f}us {best / ref_best:6.1f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = parser.parse_args(argv)
     print_finalize(bench_finalize(quick=args.quick))
+    print()
+    print_env_step(bench_env_step(quick=args.quick))
     return 0
 
 
