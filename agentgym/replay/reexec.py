@@ -28,7 +28,7 @@ from agentgym.trajectory import EpisodeRecord
 EnvFactory = Callable[[EpisodeRecord], gym.Env]
 
 #: fields compared per turn, in this order (the first one that differs is reported)
-STEP_FIELDS = ("observation", "components", "action_valid", "terminated", "truncated")
+STEP_FIELDS = ("observation", "components", "action_valid", "reward", "terminated", "truncated")
 #: fields compared at the end of the episode
 END_FIELDS = (
     "reward_invalid",
@@ -194,12 +194,13 @@ def _replay_once(
 
     final_info: dict[str, Any] = {}
     for step in record.steps:
-        observation, _reward, terminated, truncated, info = env.step(_action_of(step))
+        observation, reward, terminated, truncated, info = env.step(_action_of(step))
         counter[0] += 1
         replayed = {
             "observation": _observation_text(observation),
             "components": dict(info.get("components", {})),
             "action_valid": bool(info.get("action_valid", True)),
+            "reward": float(reward),
             "terminated": bool(terminated),
             "truncated": bool(truncated),
         }

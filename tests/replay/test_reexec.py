@@ -128,3 +128,10 @@ def test_early_end_is_a_divergence(toy_records):
     record.steps.append(extra)
     divergence = reexec(record)
     assert divergence is not None and divergence.field == "terminated"
+
+
+def test_changed_step_reward_is_found(toy_records):
+    record = next(r for r in toy_records if len(r.steps) >= 2).model_copy(deep=True)
+    record.steps[0].reward = 0.5  # terminal emission: the env pays 0 before the last step
+    divergence = reexec(record)
+    assert divergence is not None and (divergence.turn, divergence.field) == (1, "reward")
