@@ -146,10 +146,14 @@ class DriverSandbox:
             raise SandboxError("sandbox is closed")
         return self._channel
 
-    def run_detailed(self, cmd: str, timeout: float | None = None) -> CommandDetail:
+    def run_detailed(self, cmd: str, timeout: float | None = None, *, head: int | None = None,
+                     tail: int | None = None) -> CommandDetail:
+        """Run `cmd`; keeps `head` + `tail` bytes of output (defaults: the sandbox's limits)."""
         timeout = float(timeout if timeout is not None else self.default_timeout)
+        head = self.head_bytes if head is None else head
+        tail = self.tail_bytes if tail is None else tail
         resp = self._ch().request(
-            {"op": "run", "cmd": cmd, "timeout": timeout, "head": self.head_bytes, "tail": self.tail_bytes},
+            {"op": "run", "cmd": cmd, "timeout": timeout, "head": head, "tail": tail},
             timeout=timeout + DRIVER_GRACE,
         )
         if not resp.get("ok"):
@@ -193,20 +197,19 @@ class DriverSandbox:
     def diff(self, base: str = "HEAD", path: str | None = None) -> str:
         """`git diff` of the working tree (untracked files included) against `base`, binary-safe."""
         repo = shlex.quote(path or self.workdir)
+        out = "/tmp/.agentgym-diff.patch"
         cmd = (
             f"cd {repo} && idx=$(mktemp) && cp .git/index \"$idx\" 2>/dev/null; "
             f"GIT_INDEX_FILE=\"$idx\" git add -A >/dev/null 2>&1 && "
-            f"GIT_INDEX_FILE=\"$idx\" git -c core.quotepath=off diff --cached --binary {shlex.quote(base)}; rc=$?; rm -f \"$idx\"; exit $rc"
+            f"GIT_INDEX_FILE=\"$idx\" git -c core.quotepath=off diff --cached --binary {shlex.quote(base)} > {out}; "
+            f"rc=$?; rm -f \"$idx\"; exit $rc"
         )
-        old = (self.head_bytes, self.tail_bytes)
-        self.head_bytes, self.tail_bytes = 50_000_000, 0
-        try:
-            d = self.run_detailed(cmd, timeout=60)
-        finally:
-            self.head_bytes, self.tail_bytes = old
+        d = self.run_detailed(cmd, timeout=60)
         if d.exit_code != 0:
             raise SandboxError(f"git diff failed in the sandbox ({d.exit_code}): {d.output[-500:]}")
-        return d.output
+        data = self.read_file(out)
+        self.run(f"rm -f {out}", timeout=30)
+        return data.decode("utf-8", errors="replace")
 
     # context manager sugar
     def __enter__(self):
