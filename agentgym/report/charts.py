@@ -41,7 +41,7 @@ def to_svg(fig: Any, chart_id: str) -> str:
     """The figure as an inline `<svg>` element (XML prolog and DOCTYPE stripped, ids made unique)."""
     plt = _plt()
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    fig.savefig(buffer, format="svg")
     plt.close(fig)
     svg = _XML_HEAD.sub(r"\1", buffer.getvalue(), count=1)
     # ids (clip paths, glyphs) must not collide between the SVGs of one page
@@ -64,7 +64,7 @@ def line_chart(
     size: tuple[float, float] = (6.4, 3.2),
 ) -> str:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
     for index, (name, s) in enumerate(series.items()):
         color = (colors or {}).get(name, PALETTE[index % len(PALETTE)])
         if scatter and s.x:
@@ -99,7 +99,7 @@ def bar_chart(
     size: tuple[float, float] = (6.4, 2.8),
 ) -> str:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
     names = list(values)
     heights = [0.0 if math.isnan(v) else v for v in values.values()]
     bars = ax.bar(range(len(names)), heights, color=list(colors or PALETTE)[: len(names)] or PALETTE[0])
@@ -138,7 +138,9 @@ def histogram_grid(
     count = max(1, len(panels))
     cols = min(columns, count)
     rows = math.ceil(count / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.1 * cols, 2.3 * rows), squeeze=False, layout="constrained"
+    )
     for index, ax in enumerate(axes.flat):
         if index >= len(panels):
             ax.axis("off")
@@ -158,5 +160,5 @@ def histogram_grid(
         ax.set_title(name, fontsize=9)
     if not panels:
         axes.flat[0].text(0.5, 0.5, "no components", ha="center", va="center")
-    fig.tight_layout()
+
     return to_svg(fig, chart_id)
