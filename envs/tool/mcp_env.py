@@ -88,7 +88,7 @@ class MCPEnv(AgentEnv):
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
         self.client: Any = None
-        self._pending: list[int] = []
+        self._pending_gold: list[int] = []
         self._done_items: set[int] = set()
         self.final_answer: str | None = None
 
@@ -119,7 +119,7 @@ class MCPEnv(AgentEnv):
             if task_id not in self._tasks:
                 raise TaskError(f"unknown task id {task_id!r}; have {', '.join(self._ids[:5])}")
             task = self._tasks[task_id]
-        self._pending = list(range(len(task.gold_calls)))
+        self._pending_gold = list(range(len(task.gold_calls)))
         self._done_items = set()
         self.final_answer = None
         return EpisodeStart(task=task, prompt=task.prompt, system_prompt=options.get("system_prompt", SYSTEM_PROMPT))
@@ -143,14 +143,14 @@ class MCPEnv(AgentEnv):
 
     def _score(self, call: ToolCall, ok: bool) -> None:
         gold = self.mtask.gold_calls
-        pending = [gold[i] for i in self._pending]
+        pending = [gold[i] for i in self._pending_gold]
         pairs = match_calls([call], pending)
         scores = toolcall_scores([call], [pending[pairs[0][1]]]) if pairs else {
             "tool_name_match": 0.0, "param_name_match": 0.0, "param_value_match": 0.0}
         for name, value in scores.items():
             self.emit(name, value)
         if ok and pairs and calls_equal(call, pending[pairs[0][1]]):
-            self._complete(self._pending.pop(pairs[0][1]))
+            self._complete(self._pending_gold.pop(pairs[0][1]))
 
     def _complete(self, item: int) -> None:
         if item not in self._done_items:
@@ -178,7 +178,7 @@ class MCPEnv(AgentEnv):
             return {"outcome": "no_answer", "answered": 0.0}
         said = self.final_answer.lower()
         replies_ok = all(r.lower() in said for r in task.required_outputs)
-        calls_ok = not task.require_calls or not self._pending
+        calls_ok = not task.require_calls or not self._pending_gold
         return {"outcome": "success" if replies_ok and calls_ok else "fail", "answered": 1.0}
 
     def _episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
