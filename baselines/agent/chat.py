@@ -148,21 +148,26 @@ class ChatFormat:
         return self.encode(self.render_text(messages, tools, add_generation_prompt=add_generation_prompt))
 
     def render_suffix_ids(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None,
-                          start: int) -> list[int] | None:
-        """Token ids that the template appends for `messages[start:]` after the earlier turns.
+                          n_before: int, completion_ids: Sequence[int]) -> list[int] | None:
+        """Token ids the template puts after a completion: the turn's closing, the new messages, the
+        next generation prompt.
 
-        Rendered as the difference between the conversation with and without the new messages;
-        None when the template's rendering of the shorter conversation is not a prefix of the
-        longer one (then no append-only suffix exists).
+        `messages[:n_before]` is the conversation the completion answered and `messages[n_before]`
+        the assistant message made from it. The template's rendering of the whole conversation must
+        start with its rendering of `messages[:n_before]` (with the generation prompt) followed by
+        the completion's text; what follows is the suffix. None when the template rendered the
+        earlier turns differently (no append-only suffix exists).
         """
-        head = self.render_text(messages[:start], tools, add_generation_prompt=False)
+        base = self.render_text(messages[:n_before], tools, add_generation_prompt=True)
         full = self.render_text(messages, tools, add_generation_prompt=True)
-        if not full.startswith(head):
+        if not full.startswith(base):
             return None
-        suffix = full[len(head):]
-        # The model's completion ends at its stop token; the template may put a newline after it.
+        rest = full[len(base):]
+        completion = self.decode(completion_ids, skip_special_tokens=False)
+        if not rest.startswith(completion):
+            return None
         # Tokenize the suffix on its own: the earlier ids are kept exactly as they were.
-        return self.encode(suffix)
+        return self.encode(rest[len(completion):])
 
     def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = True) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)

@@ -61,7 +61,7 @@ class TurnBuilder:
                         raise TokenDriftError(violation)
                     fallback = "retokenized"
                     if self.guard.mode == "warn":
-                        suffix = self.chat.render_suffix_ids(view, tools, state.n_messages + 1)
+                        suffix = self.chat.render_suffix_ids(view, tools, state.n_messages, state.completion_ids)
                         if suffix is not None:
                             prompt_ids = state.history_ids + suffix
                             fallback = "kept_ids"
