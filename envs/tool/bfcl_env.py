@@ -232,8 +232,6 @@ def accuracy_by_category(records: Iterable[Any]) -> dict[str, float]:
         if "correct" not in metrics:
             continue
         task_id = getattr(r, "task_id", "") or ""
-        category = task_id.rsplit("_", 1)[0] if "_" in task_id else "unknown"
-        if category.startswith("live_") and "-" in task_id:
-            category = task_id.split("_")[0] + "_" + "_".join(task_id.split("_")[1:-1])
+        category = task_id.rsplit("_", 1)[0] if "_" in task_id else "unknown"  # "live_simple_3-1-0" -> live_simple
         totals[category].append(float(metrics["correct"]))
     return {c: sum(v) / len(v) for c, v in sorted(totals.items())}

@@ -1,6 +1,7 @@
 """MCP bridge and MCP-v0 against real MCP servers from PyPI (mcp-server-git, mcp-server-time) and
 agentgym's own `agentgym mcp serve WORLD`."""
 
+import json
 import os
 import shutil
 import signal
@@ -84,11 +85,12 @@ def test_git_server_task_with_oracle_and_a_wrong_answer(git_repo):
         assert terminated and info["trajectory_components"]["outcome"] == "fail"
         # bad arguments and unknown tools are error observations
         env.reset(options={"task_id": "untracked"})
-        obs, *_ , info = env.step('<tool_call>{"name": "git_status", "arguments": {"repo": 3}}</tool_call>')
+        obs, *_, info = env.step('<tool_call>{"name": "git_status", "arguments": {"repo": 3}}</tool_call>')
         assert obs.startswith("Error") and not info["action_valid"]
-        obs, *_ , info = env.step('<tool_call>{"name": "git_push", "arguments": {}}</tool_call>')
+        obs, *_, info = env.step('<tool_call>{"name": "git_push", "arguments": {}}</tool_call>')
         assert "unknown tool" in obs
-        obs, *_ , info = env.step('<tool_call>{"name": "git_show", "arguments": {"repo_path": "%s", "revision": "nope"}}</tool_call>' % git_repo)
+        show = {"name": "git_show", "arguments": {"repo_path": str(git_repo), "revision": "nope"}}
+        obs, *_, info = env.step(f"<tool_call>{json.dumps(show)}</tool_call>")
         assert obs.startswith("Error") and info["action_valid"] and info["components"]["tool_ok"] == 0.0
     finally:
         env.close()
