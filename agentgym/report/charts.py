@@ -76,6 +76,8 @@ def line_chart(
                 s.curve_y,
                 color=color,
                 linewidth=1.8,
+                linestyle="--" if index > 0 and len(series) > 1 and name == "direct" else "-",
+                zorder=3 if name == "gated" else 2,
                 label=f"{name} (mean {s.mean:.3g})",
                 marker=marker,
                 markersize=3,

@@ -33,6 +33,7 @@ RATE_METRICS = (
     "submitted",
 )
 TAMPER_MARKERS = ("tamper",)
+NOT_RATES = ("turns", "steps", "mean_turns")
 MODES = ("gated", "direct", "outcome")
 
 
@@ -84,6 +85,7 @@ class ReportData:
     policies: list[str]
     spec_names: list[str]
     summary: dict[str, float]
+    per_env: dict[str, dict[str, float]]
     returns: dict[str, Series]
     rates: dict[str, Series]
     step_component_totals: dict[str, list[float]]
@@ -156,7 +158,9 @@ def compute_report_data(
     rate_names += [
         m
         for m in metric_names
-        if m not in rate_names and all(0.0 <= float(r.metrics.get(m, 0.0)) <= 1.0 for _, r in valid)
+        if m not in rate_names
+        and m not in NOT_RATES
+        and all(0.0 <= float(r.metrics.get(m, 0.0)) <= 1.0 for _, r in valid)
     ]
     rates = {
         name: _series(
@@ -219,6 +223,12 @@ def compute_report_data(
 
     indicators = _indicators(valid, scored, by_step)
     summary = {k: float(v) for k, v in summarize(list(records)).items() if _is_number(v)}
+    env_ids = sorted({r.env_id for r in records})
+    per_env = {}
+    if len(env_ids) > 1:
+        for env_id in env_ids:
+            subset = [r for r in records if r.env_id == env_id]
+            per_env[env_id] = {k: float(v) for k, v in summarize(subset).items() if _is_number(v)}
     rows = []
     for index, r in enumerate(records[:max_episode_rows]):
         rep = r.report
@@ -244,10 +254,11 @@ def compute_report_data(
         valid=len(valid),
         invalid=len(records) - len(valid),
         x_label="training step" if by_step else "episode (file order)",
-        env_ids=sorted({r.env_id for r in records}),
+        env_ids=env_ids,
         policies=sorted({str(r.policy.get("name", "?")) for r in records}),
         spec_names=sorted({str(r.reward_spec.get("name", "?")) for r in records if r.reward_spec}),
         summary=summary,
+        per_env=per_env,
         returns=returns,
         rates=rates,
         step_component_totals=dict(step_totals),

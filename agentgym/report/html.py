@@ -64,6 +64,12 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _per_env_table(per_env: dict[str, dict[str, float]]) -> str:
+    keys = list(dict.fromkeys(k for summary in per_env.values() for k in summary))
+    rows = [{"env": env_id, **summary} for env_id, summary in per_env.items()]
+    return f'<h2 style="margin-top:14px">Per environment</h2><div class="scroll">{_table(rows, ["env", *keys])}</div>'
+
+
 def render_html(data: ReportData) -> str:
     """The report page for computed `data`."""
     parts: list[str] = []
@@ -96,6 +102,7 @@ def render_html(data: ReportData) -> str:
         '<section id="overview"><h2>Overview</h2>'
         f'<div class="cards">{"".join(cards)}</div>'
         f"<details><summary>all summary metrics</summary>{_table(summary_rows)}</details>"
+        + (_per_env_table(data.per_env) if data.per_env else "")
         + (f'<p class="note">unreadable lines: {_e("; ".join(data.problems))}</p>' if data.problems else "")
         + "</section>"
     )
