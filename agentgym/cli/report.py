@@ -37,6 +37,9 @@ def report(
 
     try:
         data = write_report(run, out, title=title, filters=filter_ or [])
+    except ImportError as exc:
+        err.print(f"[bold red]error:[/] {exc}; the report needs matplotlib: pip install 'agentgym[report]'")
+        raise typer.Exit(2) from None
     except ValueError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None

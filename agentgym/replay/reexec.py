@@ -53,8 +53,12 @@ class Divergence:
     detail: str = ""
 
     def describe(self, limit: int = 300) -> str:
+        """Human-readable; long texts are shown around their first differing character."""
         where = "reset" if self.turn == 0 else "episode end" if self.turn < 0 else f"turn {self.turn}"
-        text = f"{where}: {self.field} differs\n  recorded: {_clip(self.recorded, limit)}\n  replayed: {_clip(self.replayed, limit)}"
+        recorded, replayed = self.recorded, self.replayed
+        if isinstance(recorded, str) and isinstance(replayed, str):
+            recorded, replayed = _around_difference(recorded, replayed, limit)
+        text = f"{where}: {self.field} differs\n  recorded: {_clip(recorded, limit)}\n  replayed: {_clip(replayed, limit)}"
         if self.detail:
             text += f"\n  ({self.detail})"
         return text
@@ -89,6 +93,20 @@ def _clip(value: Any, limit: int) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     text = text.replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 15] + f"... (+{len(text) - limit + 15} chars)"
+
+
+def _around_difference(a: str, b: str, limit: int) -> tuple[str, str]:
+    """Windows of both texts around their first difference (with ... where cut)."""
+    offset = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    if max(len(a), len(b)) <= limit:
+        return a, b
+    start = max(0, offset - limit // 3)
+
+    def window(text: str) -> str:
+        end = start + limit - 10
+        return ("..." if start > 0 else "") + text[start:end] + ("..." if end < len(text) else "")
+
+    return window(a), window(b)
 
 
 def _same(a: Any, b: Any, tol: float) -> bool:

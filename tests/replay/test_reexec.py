@@ -135,3 +135,12 @@ def test_changed_step_reward_is_found(toy_records):
     record.steps[0].reward = 0.5  # terminal emission: the env pays 0 before the last step
     divergence = reexec(record)
     assert divergence is not None and (divergence.turn, divergence.field) == (1, "reward")
+
+
+def test_describe_shows_a_long_text_around_its_first_difference():
+    from agentgym.replay.reexec import Divergence
+
+    recorded = "x" * 5000 + "RECORDED tail"
+    replayed = "x" * 5000 + "REPLAYED tail"
+    text = Divergence(2, "observation", recorded, replayed).describe()
+    assert "RECORDED tail" in text and "REPLAYED tail" in text and text.count("...") >= 2
