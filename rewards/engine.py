@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentgym.rewards.report import LevelReport, RewardReport
-from agentgym.rewards.spec import MODES, SpecError
+from agentgym.rewards.spec import MODES, ComponentUnavailable, SpecError
 
 if TYPE_CHECKING:
     from agentgym.rewards.spec import RewardSpec
@@ -274,12 +274,29 @@ class CompiledSpec:
         mode: str = "gated",
         step_values: list[list[float] | None] | None = None,
     ) -> RewardReport:
-        """Finalize an episode. `step_values` (optional): precomputed raw r_{l,t} per level."""
+        """Finalize an episode. `step_values` (optional): precomputed raw r_{l,t} per level.
+
+        A component callable that raises `ComponentUnavailable` (a lazy judge that timed out or
+        failed) makes the report `reward_invalid`, with the reason among its warnings.
+        """
         if mode not in MODES:
             raise SpecError(f"mode: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
         n = len(steps)
         if reward_invalid:
             return self._invalid_report(n, mode)
+        try:
+            return self._score(steps, trajectory, n, mode, step_values)
+        except ComponentUnavailable as exc:
+            return self._invalid_report(n, mode, reason=str(exc))
+
+    def _score(
+        self,
+        steps: Sequence[Mapping[str, Any]],
+        trajectory: Mapping[str, Any],
+        n: int,
+        mode: str,
+        step_values: list[list[float] | None] | None,
+    ) -> RewardReport:
 
         levels_out: list[LevelReport] = []
         parts: list[tuple[float, list[float]]] = []  # (factor, per-step values) of step levels
@@ -411,7 +428,7 @@ class CompiledSpec:
             },
         )  # fmt: skip
 
-    def _invalid_report(self, n: int, mode: str) -> RewardReport:
+    def _invalid_report(self, n: int, mode: str, reason: str | None = None) -> RewardReport:
         levels = [
             _level_report(
                 lv.name,
@@ -430,5 +447,6 @@ class CompiledSpec:
         return RewardReport.model_construct(
             mode=mode, return_=0.0, return_gated=0.0, return_direct=0.0, return_outcome=0.0, levels=levels,
             step_rewards=[0.0] * n, reward_invalid=True, spec_name=self.name,
-            warnings=["reward_invalid: infrastructure failure; every return is 0 and the episode must be masked"],
+            warnings=["reward_invalid: infrastructure failure; every return is 0 and the episode must be masked"]
+            + ([f"component unavailable: {reason}"] if reason else []),
         )  # fmt: skip

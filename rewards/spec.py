@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from agentgym.rewards.judges.config import JudgeConfig
+
 if TYPE_CHECKING:
     from agentgym.rewards.engine import CompiledSpec
     from agentgym.rewards.report import RewardReport
@@ -42,6 +44,11 @@ BUILTIN_DEFAULT = Path(__file__).with_name("specs") / "default.yaml"
 
 class SpecError(ValueError):
     """A reward spec (or a component it reads) is invalid; the message names the field and file."""
+
+
+class ComponentUnavailable(RuntimeError):
+    """A lazily computed component (e.g. a judge behind a gate) has no trustworthy value (timeout,
+    backend error, unparseable verdict). Scoring then returns a `reward_invalid` report: never 0."""
 
 
 class _Strict(BaseModel):
@@ -165,6 +172,10 @@ class RewardSpec(_Strict):
         description="Posterior-GRPO: level 0's gate threshold is the success value (max of its values)",
     )
     description: str | None = None
+    judges: dict[str, JudgeConfig] = Field(
+        default_factory=dict,
+        description="model-based components: name -> judge config (see agentgym.rewards.judges)",
+    )
 
     _compiled: CompiledSpec | None = PrivateAttr(default=None)
 
@@ -256,7 +267,7 @@ class RewardSpec(_Strict):
 # ---------------------------------------------------------------------- loading and errors
 def _field_names() -> list[str]:
     names: set[str] = set()
-    for model in (Bounds, Clip, Gate, Level, RewardSpec):
+    for model in (Bounds, Clip, Gate, Level, RewardSpec, JudgeConfig):
         names.update(model.model_fields)
     return sorted(names)
 
