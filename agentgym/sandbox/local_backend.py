@@ -97,7 +97,7 @@ class LocalSandbox(DriverSandbox):
             "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
             "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/home/agent",
             "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "GIT_PAGER", "cat",
-            "--setenv", "TERM", "dumb", "--setenv", "GIT_CONFIG_GLOBAL", "/dev/null",
+            "--setenv", "TERM", "dumb",
             "python3", "-u", "-c", DRIVER_SOURCE,
         ]
         if not (self.rootfs and (self.rootfs / "usr/bin/python3").exists()):

@@ -53,6 +53,12 @@ class BuildReport:
 def download_sdist(spec: str, dest: Path) -> Path:
     """pip download the sdist of `NAME==VERSION` into `dest` (no deps, no wheels)."""
     dest.mkdir(parents=True, exist_ok=True)
+    local = Path(spec)
+    if spec.endswith((".tar.gz", ".tgz")) and local.is_file():  # a local sdist
+        target = dest / local.name
+        if target.resolve() != local.resolve():
+            target.write_bytes(local.read_bytes())
+        return target
     name = re.split(r"[=<>!~ ]", spec, maxsplit=1)[0]
     norm = re.sub(r"[-_.]+", "[-_.]", name)
     version = spec.split("==", 1)[1] if "==" in spec else None
@@ -202,6 +208,7 @@ def build_package_tasks(
     max_tasks: int = 12,
     max_tries: int = 80,
     max_f2p: int = 25,
+    max_suite_seconds: float = 60.0,
     log=print,
 ) -> BuildReport:
     from agentgym.sandbox.docker_backend import DockerSandbox
@@ -210,8 +217,10 @@ def build_package_tasks(
     report = BuildReport(spec)
     archives = out_dir / "archives"
     archive = download_sdist(spec, archives)
-    name = spec.split("==")[0]
-    version = spec.split("==")[1] if "==" in spec else archive.name.rsplit("-", 1)[1].removesuffix(".tar.gz")
+    if "==" in spec:
+        name, version = spec.split("==", 1)
+    else:  # a local sdist NAME-VERSION.tar.gz
+        name, version = archive.name.removesuffix(".tar.gz").removesuffix(".tgz").rsplit("-", 1)
     sha = sha256_file(archive)
     image = package_image_tag(name, version, sha)
     pristine = ensure_package_image(archive, image, log=log)
@@ -236,6 +245,9 @@ def build_package_tasks(
         report.baseline_tests = len(baseline)
         log(f"{spec}: {len(baseline)} baseline tests in {len(tests)} files ({base_time:.1f} s per run), "
             f"{len(sources)} source files")
+        if base_time > max_suite_seconds:
+            report.error = f"test suite too slow for training ({base_time:.0f} s > {max_suite_seconds:.0f} s)"
+            return report
         if len(baseline) < 5:
             report.error = f"only {len(baseline)} passing tests"
             return report
