@@ -231,7 +231,8 @@ def accuracy_by_category(records: Iterable[Any]) -> dict[str, float]:
         metrics = getattr(r, "metrics", {}) or {}
         if "correct" not in metrics:
             continue
+        task = getattr(r, "task", None) or {}
         task_id = getattr(r, "task_id", "") or ""
-        category = task_id.rsplit("_", 1)[0] if "_" in task_id else "unknown"  # "live_simple_3-1-0" -> live_simple
+        category = task.get("category") or (task_id.rsplit("_", 1)[0] if "_" in task_id else "unknown")
         totals[category].append(float(metrics["correct"]))
     return {c: sum(v) / len(v) for c, v in sorted(totals.items())}

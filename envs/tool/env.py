@@ -93,6 +93,8 @@ class ToolUseEnv(AgentEnv):
         if task_id not in self._tasks:
             raise TaskError(f"unknown task id {task_id!r}")
         task = self._tasks[task_id]
+        if self.world is not None:
+            self.world.close()
         self.world = make_world(task.world, task.db_seed)
         self.user = make_user(task, options.get("user", self.user_spec))
         self.replies = []
