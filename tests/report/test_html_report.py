@@ -83,6 +83,13 @@ def run_file(tmp_path_factory, run_records):
     return path
 
 
+@pytest.fixture(scope="module")
+def report_file(run_file):
+    out = run_file.parent / "report.html"
+    write_report(run_file, out)
+    return out
+
+
 def test_report_numbers(run_records):
     data = compute_report_data(run_records)
     valid = [r for r in run_records if not r.reward_invalid]
@@ -107,10 +114,8 @@ def test_report_numbers(run_records):
     assert "critic" in data.step_component_totals
 
 
-def test_report_is_self_contained(run_file, tmp_path):
-    out = tmp_path / "report.html"
-    write_report(run_file, out)
-    page = out.read_text()
+def test_report_is_self_contained(report_file):
+    page = report_file.read_text()
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"(https?:)?//", page)
     for chart in EXPECTED_CHARTS:
@@ -121,14 +126,13 @@ def test_report_is_self_contained(run_file, tmp_path):
 
 
 @pytest.mark.browser
-def test_report_renders_in_headless_chromium(run_file, tmp_path):
+def test_report_renders_in_headless_chromium(report_file, tmp_path):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     from PIL import Image
 
-    out = tmp_path / "report.html"
-    write_report(run_file, out)
+    out = report_file
     errors: list[str] = []
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
