@@ -78,6 +78,7 @@ class GRPOConfig:
     normalize_advantage: bool = True  # divide by the group std
     loss_aggregation: str = "token"  # token (sum over tokens / tokens in minibatch) | sequence
     trainable_layers: int | None = None  # train only the top N decoder blocks (+ final norm); None = all
+    trunk_features: bool = True  # with trainable_layers: reuse the rollout's frozen-trunk hidden states
     # bookkeeping
     save_every: int = 0  # 0: only at the end (when save_final)
     save_final: bool = True
@@ -155,16 +156,42 @@ def freeze_all_but_top(model: Any, n_layers: int | None) -> int:
 
 
 # ---------------------------------------------------------------------------------- the loss
-def token_logprobs(model: Any, segment: Segment, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+def top_forward(model: Any, features: torch.Tensor, first_layer: int) -> torch.Tensor:
+    """Run decoder blocks `first_layer..` and the final norm on recorded block inputs [T, H]."""
+    from transformers.masking_utils import create_causal_mask
+
+    decoder = model.get_decoder()
+    hidden = features[None]
+    position_ids = torch.arange(hidden.shape[1])[None]
+    mask = create_causal_mask(
+        config=model.config, inputs_embeds=hidden, attention_mask=None, past_key_values=None,
+        position_ids=position_ids,
+    )
+    position_embeddings = decoder.rotary_emb(hidden, position_ids=position_ids)
+    for block in decoder.layers[first_layer:]:
+        hidden = block(hidden, attention_mask=mask, position_embeddings=position_embeddings,
+                       position_ids=position_ids, past_key_values=None, use_cache=False)
+    return decoder.norm(hidden)[0]
+
+
+def token_logprobs(
+    model: Any, segment: Segment, temperature: float, *, features: torch.Tensor | None = None,
+    first_layer: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities of the loss tokens of a segment under `model` (with grad when enabled).
 
     Only the hidden states that predict loss tokens go through the LM head (env positions never
-    produce logits), and constrained positions are renormalised over their allowed tokens.
+    produce logits), and constrained positions are renormalised over their allowed tokens. With
+    `features` (the recorded inputs of block `first_layer` for the segment's leading positions,
+    valid when the blocks below are frozen), only the top blocks run.
     Returns (logprobs [n_loss_tokens], positions [n_loss_tokens]).
     """
     ids = torch.tensor([segment.input_ids], dtype=torch.long)
     positions = torch.tensor([i for i, m in enumerate(segment.loss_mask) if m], dtype=torch.long)
-    hidden = model.get_decoder()(input_ids=ids).last_hidden_state[0]
+    if features is not None and first_layer is not None:
+        hidden = top_forward(model, features, first_layer)
+    else:
+        hidden = model.get_decoder()(input_ids=ids).last_hidden_state[0]
     logits = model.get_output_embeddings()(hidden[positions - 1]).float() / temperature
     allowed = [segment.allowed[i] for i in positions.tolist()]
     if any(a is not None for a in allowed):
@@ -342,6 +369,10 @@ class GRPOTrainer:
         self.tokenizer = tokenizer
         self.model.train()
         self.n_trainable = freeze_all_but_top(self.model, config.trainable_layers)
+        self.first_trainable_layer = (
+            None if config.trainable_layers is None
+            else len(self.model.get_decoder().layers) - config.trainable_layers
+        )
         self.ref_model = None
         if config.beta_kl > 0:
             self.ref_model = copy.deepcopy(self.model).eval()
@@ -403,6 +434,7 @@ class GRPOTrainer:
                 action_trie=self.trie,
                 system_prompt=self.config.system_prompt,
                 seed=self.config.seed,
+                feature_layer=self.first_trainable_layer if self.config.trunk_features else None,
             )
         return self._policy
 
@@ -468,6 +500,17 @@ class GRPOTrainer:
             items.append((episode_segments(record, self.trie), adv))
         return items
 
+    def _features(self, segment: Segment) -> torch.Tensor | None:
+        if self.first_trainable_layer is None or self._policy is None or self._policy.feature_layer is None:
+            return None
+        needed = max(i for i, m in enumerate(segment.loss_mask) if m)
+        return self._policy.features_for(segment.input_ids, needed)
+
+    def _logprobs(self, model: Any, segment: Segment) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self._features(segment)
+        return token_logprobs(model, segment, self.config.temperature, features=features,
+                              first_layer=self.first_trainable_layer)
+
     def update(self, records: list[EpisodeRecord]) -> dict[str, float]:
         cfg = self.config
         items = self._prepare(records)
@@ -479,7 +522,7 @@ class GRPOTrainer:
             for segment in seqs.segments:
                 if any(lp is None for lp, m in zip(segment.old_logprobs, segment.loss_mask, strict=True) if m):
                     with torch.no_grad():
-                        logp, positions = token_logprobs(self.model, segment, cfg.temperature)
+                        logp, positions = self._logprobs(self.model, segment)
                     for value, pos in zip(logp.tolist(), positions.tolist(), strict=True):
                         segment.old_logprobs[pos] = value
         n_updates = 0
@@ -518,14 +561,14 @@ class GRPOTrainer:
                 for segment in seqs.segments:
                     if segment.n_loss_tokens == 0:
                         continue
-                    new_logp, positions = token_logprobs(self.model, segment, cfg.temperature)
+                    new_logp, positions = self._logprobs(self.model, segment)
                     pos = positions.tolist()
                     old = torch.tensor([segment.old_logprobs[p] for p in pos], dtype=torch.float32)
                     advantages = torch.tensor([adv[segment.turn[p]] for p in pos], dtype=torch.float32)
                     ref = None
                     if self.ref_model is not None:
                         with torch.no_grad():
-                            ref, _ = token_logprobs(self.ref_model, segment, cfg.temperature)
+                            ref, _ = self._logprobs(self.ref_model, segment)
                     per_token, info = clipped_policy_loss(
                         new_logp, old, advantages, clip_eps=cfg.clip_eps, clip_eps_high=cfg.clip_eps_high,
                         ref_logp=ref, beta_kl=cfg.beta_kl,

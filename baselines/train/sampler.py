@@ -32,6 +32,7 @@ class _Conversation:
     text: str
     cache: Any  # transformers Cache covering ids[:cached]
     cached: int
+    features: Any = None  # [cached, hidden] inputs of the first trainable block (frozen trunk)
 
 
 def _key(messages: list[dict[str, Any]]) -> str:
@@ -55,6 +56,7 @@ class LocalTokenPolicy:
         seed: int = 0,
         reuse_cache: bool = True,
         max_conversations: int = 64,
+        feature_layer: int | None = None,
     ) -> None:
         if temperature <= 0:
             raise ValueError("temperature must be > 0 (the trainer needs the sampling distribution)")
@@ -70,6 +72,14 @@ class LocalTokenPolicy:
         self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(seed)
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
+        # With a frozen trunk (layers below `feature_layer`), record the hidden states entering that
+        # block for every forwarded token: the trainer then runs only the trainable top blocks.
+        self.feature_layer = feature_layer
+        self._captured: list[torch.Tensor] = []
+        if feature_layer is not None:
+            block = model.get_decoder().layers[feature_layer]
+            block.register_forward_pre_hook(self._capture_hook, with_kwargs=True)
+        self._capturing = False
         self.stats = {"turns": 0, "retokenized": 0, "prefill_tokens": 0, "decode_steps": 0}
 
     # ------------------------------------------------------------------ protocol
@@ -108,9 +118,11 @@ class LocalTokenPolicy:
         last_assistant = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
         state = self._conversations.pop(_key(messages[: last_assistant + 1]), None) if last_assistant >= 0 else None
         retokenized = False
+        features = None
         if state is not None and text.startswith(state.text):
             ids = state.ids + self._encode(text[len(state.text):])
             cache, cached = (state.cache, state.cached) if self.reuse_cache else (None, 0)
+            features = state.features if self.reuse_cache else None
         else:
             retokenized = last_assistant >= 0
             ids = self._encode(text)
@@ -120,16 +132,22 @@ class LocalTokenPolicy:
 
         was_training = self.model.training
         self.model.eval()
+        self._captured = [] if features is None else [features]
+        self._capturing = self.feature_layer is not None
         try:
             completion, logprobs, cache, cached = self._sample(ids, cache, cached)
         finally:
             self.model.train(was_training)
+            self._capturing = False
+        if self.feature_layer is not None and self._captured:
+            features = torch.cat(self._captured, dim=0)
+            self._captured = []
         finish = "stop" if completion and completion[-1] in self.stop_ids else "length"
         content = self.tokenizer.decode(completion, skip_special_tokens=True)
         full_ids = ids + completion
         new_state = _Conversation(
             ids=full_ids, text=text + self.tokenizer.decode(completion, skip_special_tokens=False),
-            cache=cache, cached=cached,
+            cache=cache, cached=cached, features=features,
         )
         message = {"role": "assistant", "content": content}
         self._conversations[_key([*messages, message])] = new_state
@@ -143,6 +161,18 @@ class LocalTokenPolicy:
             finish_reason=finish,
             meta={"retokenized": retokenized},
         )
+
+    def _capture_hook(self, module: Any, args: tuple, kwargs: dict) -> None:
+        if self._capturing:
+            hidden = args[0] if args else kwargs["hidden_states"]
+            self._captured.append(hidden[0].detach().clone())
+
+    def features_for(self, ids: list[int], needed: int) -> torch.Tensor | None:
+        """Recorded trunk features of the first `needed` positions of `ids`, if a conversation has them."""
+        for state in reversed(self._conversations.values()):
+            if state.features is not None and state.features.shape[0] >= needed and state.ids[:needed] == ids[:needed]:
+                return state.features[:needed]
+        return None
 
     def _forward(self, ids: list[int], cache: Any, cached: int) -> tuple[torch.Tensor, Any, int]:
         new = ids[cached:]
