@@ -81,7 +81,7 @@ def run_agentgym(tasks: list[str], episodes: int) -> dict:
                 t = time.perf_counter()
                 env.reset(seed=episode, options={"task_id": task})
                 out["reset"].append(time.perf_counter() - t)
-                element = env.page.evaluate(INPUT_JS % "data-agentgym-id")  # ids are given at reset
+                element = env.run_in_browser(lambda: env.page.evaluate(INPUT_JS % "data-agentgym-id"))  # ids are given at reset
                 for action in (f'fill("{element}", "hello")', 'scroll("down")', f'fill("{element}", "abc")'):
                     t = time.perf_counter()
                     _, _, _, _, info = env.step(action)

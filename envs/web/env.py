@@ -20,7 +20,10 @@ and `repeated_action`. The default spec (reward.yaml) is G-RA with the outcome g
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,6 +109,10 @@ class WebEnv(AgentEnv):
         self.action_timeout_ms = int(action_timeout_ms)
         self.max_tree_lines = int(max_tree_lines)
         self.browser = Browser(headless=headless)
+        # Playwright's sync API is bound to one thread; rollouts may call the env from several
+        # (thread pools, asyncio.to_thread). Every browser call runs on this env's own thread.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentgym-web")
+        self._worker_thread: threading.Thread | None = None
         self.page: Any = None
         self._state: PageState | None = None
         self._last_error: str | None = None
@@ -158,14 +165,32 @@ class WebEnv(AgentEnv):
         self.timings["reset"] = time.perf_counter() - started
         return EpisodeStart(task=task, prompt=prompt, system_prompt=SYSTEM_PROMPT)
 
+    # ------------------------------------------------------------------ browser thread
+    def run_in_browser(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the env's browser thread (use it to touch `env.page` directly)."""
+        if threading.current_thread() is self._worker_thread:
+            return fn()
+
+        def wrapped() -> Any:
+            self._worker_thread = threading.current_thread()
+            return fn()
+
+        return self._worker.submit(wrapped).result()
+
     # ------------------------------------------------------------------ Gymnasium API (screenshot mode)
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        obs, info = super().reset(seed=seed, options=options)
-        return self._wrap(obs), info
+        def run() -> tuple[Any, dict[str, Any]]:
+            obs, info = AgentEnv.reset(self, seed=seed, options=options)
+            return self._wrap(obs), info
+
+        return self.run_in_browser(run)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = super().step(action)
-        return self._wrap(obs), reward, terminated, truncated, info
+        def run() -> tuple[Any, float, bool, bool, dict[str, Any]]:
+            obs, reward, terminated, truncated, info = AgentEnv.step(self, action)
+            return self._wrap(obs), reward, terminated, truncated, info
+
+        return self.run_in_browser(run)
 
     def _wrap(self, text: str) -> Any:
         if self.obs_mode == "text":
@@ -174,6 +199,9 @@ class WebEnv(AgentEnv):
 
     def screenshot(self) -> bytes:
         """A PNG of the task area (MiniWoB) or the viewport; a blank PNG when the page is gone."""
+        return self.run_in_browser(self._screenshot)
+
+    def _screenshot(self) -> bytes:
         try:
             if self.page is None or self.page.is_closed():
                 return blank_png()
@@ -449,16 +477,28 @@ class WebEnv(AgentEnv):
         if self.task is None or self.page is None:
             return None
         assert isinstance(self.task, WebTask)
-        actions = self.suite.oracle(self.page, self.task)
+        task = self.task
+        actions = self.run_in_browser(lambda: self.suite.oracle(self.page, task))
         return list(actions) if actions is not None else None
 
     def _end_episode(self) -> None:
         pass  # the context is replaced at the next reset; close() frees everything
 
     def close(self) -> None:
-        super().close()
+        if getattr(self, "_worker", None) is None:
+            return
         try:
-            self.suite.close()
+            self.run_in_browser(self._close_in_thread)
         finally:
-            self.browser.close()
-            self.page = None
+            self._worker.shutdown(wait=True)
+            self._worker = None  # type: ignore[assignment]
+
+    def _close_in_thread(self) -> None:
+        try:
+            super().close()
+        finally:
+            try:
+                self.suite.close()
+            finally:
+                self.browser.close()
+                self.page = None

@@ -216,3 +216,14 @@ def test_every_playable_miniwob_task_starts(miniwob_env):
         if not info["task"]["prompt"] or obs.count("[") < 2:
             broken.append(name)
     assert not broken, broken
+
+
+def test_env_can_be_driven_from_other_threads(miniwob_env):
+    """Playwright's sync API is thread-bound; the env runs browser calls on its own thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pool.submit(miniwob_env.reset, seed=3, options={"task_id": "click-test"}).result()
+        actions = pool.submit(miniwob_env.oracle_actions).result()
+        _, _, terminated, _, info = pool.submit(miniwob_env.step, actions[0]).result()
+    assert terminated and info["trajectory_components"]["success"] == 1.0
