@@ -59,13 +59,15 @@ def replay_command(
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         return EXIT_USAGE
     episodes = loaded.episodes
+    start = None
     if episode is not None:
         if not 0 <= episode < len(episodes):
             err.print(
                 f"[bold red]error:[/] episode {episode} out of range (found {len(episodes)})", highlight=False
             )
             return EXIT_USAGE
-        episodes = [episodes[episode]]
+        start = episodes[episode]
+        episodes = [start]
     selected = apply_filters(episodes, parsed, key=lambda e: e.record)
     if reexec:
         if not selected:
@@ -82,7 +84,7 @@ def replay_command(
             )
             return EXIT_USAGE
 
-        run_viewer(episodes, parsed)
+        run_viewer(loaded.episodes, parsed, start_episode=start or 0)  # -i opens there, n/p still browse
         return EXIT_OK
     if not selected:
         err.print("[bold red]error:[/] no episode matches the filters", highlight=False)

@@ -362,7 +362,7 @@ def run_viewer(
     episodes: Sequence[Episode],
     filters: Sequence[EpisodeFilter] = (),
     *,
-    start_episode: int = 0,
+    start_episode: int | Episode = 0,
     stdin: Any = None,
     stdout: Any = None,
 ) -> None:
@@ -374,6 +374,8 @@ def run_viewer(
     stdout = stdout or sys.stdout
     fd = stdin.fileno()
     state = ViewerState(list(episodes), list(filters))
+    if isinstance(start_episode, Episode):
+        start_episode = state.visible.index(start_episode) if start_episode in state.visible else 0
     state._go_episode(start_episode)
     saved = termios.tcgetattr(fd)
     stdout.write("\x1b[?1049h\x1b[?25l")
