@@ -27,6 +27,7 @@ _EXPORTS = {
     "register_model_factory": "protocol",
     "resolve_model": "protocol",
     "JudgeConfig": "config",
+    "load_judge_config": "config",
     "PreGate": "config",
     "Criterion": "config",
     "JUDGE_KINDS": "config",
@@ -46,6 +47,8 @@ _EXPORTS = {
     "Judgment": "judge",
     "run_sync": "judge",
     "JudgeRunner": "runner",
+    "rescore_with_judges": "runner",
+    "LazyJudgment": "runner",
     "EpisodeView": "runner",
     "EpisodeJudgments": "runner",
     "episode_view": "runner",
@@ -53,6 +56,8 @@ _EXPORTS = {
     "probe_judge": "probe",
     "load_probe_result": "probe",
     "check_probe": "probe",
+    "save_probe_result": "probe",
+    "aprobe_judge": "probe",
 }
 
 __all__ = sorted(_EXPORTS)

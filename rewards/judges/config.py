@@ -117,3 +117,43 @@ class JudgeConfig(_Strict):
         if self.kind in ("pairwise", "group") and self.scope != "trajectory":
             raise ValueError(f"kind {self.kind!r} compares whole trajectories: scope must be trajectory")
         return self
+
+
+def load_judge_config(spec: str) -> tuple[str, JudgeConfig]:
+    """(name, config) from a judge reference as the CLI takes it:
+
+    - ``kind=reference,model=vllm:http://127.0.0.1:8000#smollm2,max_tokens=32`` (inline key=value);
+    - ``judge.yaml`` (a judge config mapping, or a reward spec / mapping with exactly one judge);
+    - ``reward.yaml#name`` (the judge `name` of a reward spec's ``judges:``).
+    """
+    import yaml
+
+    if spec.lstrip().startswith("kind="):
+        data: dict[str, object] = {}
+        for part in spec.split(","):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise ValueError(f"inline judge spec: expected key=value, got {part!r}")
+            data[key.strip()] = value.strip() if key.strip() == "model" else yaml.safe_load(value)
+        return str(data.get("kind")), JudgeConfig.model_validate(data)
+    from pathlib import Path
+
+    path_text, _, name = spec.partition("#")
+    path = Path(path_text)
+    if not path.is_file():
+        raise FileNotFoundError(f"judge spec file not found: {path}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping")
+    if "kind" in data and not name:
+        return path.stem, JudgeConfig.model_validate(data)
+    judges = data.get("judges", data)
+    if not isinstance(judges, dict) or not judges:
+        raise ValueError(f"{path}: no judges found")
+    if not name:
+        if len(judges) != 1:
+            raise ValueError(f"{path} defines judges {sorted(judges)}; pick one with {path}#NAME")
+        name = next(iter(judges))
+    if name not in judges:
+        raise KeyError(f"{path} has no judge {name!r}; judges: {sorted(judges)}")
+    return name, JudgeConfig.model_validate(judges[name])

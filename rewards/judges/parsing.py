@@ -12,9 +12,9 @@ import re
 _YES = {"yes", "y", "true", "correct", "pass"}
 _NO = {"no", "n", "false", "incorrect", "fail"}
 
-_VERDICT_RE = re.compile(r"verdict\s*[:=]\s*\**\s*([A-Za-z]+)", re.IGNORECASE)
-_SCORE_RE = re.compile(r"score\s*[:=]\s*\**\s*(-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+))?", re.IGNORECASE)
-_WINNER_RE = re.compile(r"winner\s*[:=]\s*\**\s*(?:response\s+)?([AB])\b", re.IGNORECASE)
+_VERDICT_RE = re.compile(r"verdict\s*[:=][\s*]*([A-Za-z]+)", re.IGNORECASE)
+_SCORE_RE = re.compile(r"score\s*[:=][\s*]*(-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+))?", re.IGNORECASE)
+_WINNER_RE = re.compile(r"winner\s*[:=][\s*]*(?:response\s+)?([AB])\b", re.IGNORECASE)
 _RANKING_RE = re.compile(r"ranking\s*[:=]\s*([0-9 ,>\[\]]+)", re.IGNORECASE)
 _CHECK_RE = re.compile(
     r"^\s*(?:item\s*)?(\d+)\s*[:.)-]\s*\**\s*(yes|no)\b\**(?:[^\n]*?evidence\s*[:=]\s*(\"[^\"\n]*\"|'[^'\n]*'|[^\n]*))?",

@@ -228,3 +228,39 @@ class LazyJudgment:
     @property
     def called(self) -> bool:
         return self.judgment is not None
+
+
+def rescore_with_judges(
+    records: Sequence[Any],
+    spec: RewardSpec,
+    *,
+    models: JudgeModel | Mapping[str, JudgeModel] | None = None,
+    references: Mapping[str, str] | None = None,
+    mode: str | None = None,
+    runner: JudgeRunner | None = None,
+) -> list[tuple[Any, EpisodeJudgments]]:
+    """Re-score stored episodes under `spec`, computing its judges' components first (batched).
+
+    Returns (RewardReport, EpisodeJudgments) per record. The stored components are kept; judge
+    components are added (step judges per step, trajectory judges at the end). An invalid judgment
+    (timeout, error, unparseable) makes that episode's report `reward_invalid`.
+    """
+    runner = runner or JudgeRunner(spec, models=models)
+    views, dumps = [], []
+    for record in records:
+        data = record.model_dump() if hasattr(record, "model_dump") else dict(record)
+        dumps.append(data)
+        reference_field = next((c.reference_field for c in runner.configs.values()), "reference")
+        views.append(episode_view(data, reference_field, references))
+    results = runner.score(views)
+    out = []
+    for data, judged in zip(dumps, results, strict=True):
+        steps = [dict(s.get("components") or {}) for s in data.get("steps", [])]
+        steps = [{**s, **extra} for s, extra in zip(steps, judged.steps, strict=True)]
+        trajectory = {**(data.get("trajectory_components") or {}), **judged.trajectory}
+        invalid = bool(data.get("reward_invalid")) or judged.invalid
+        report = spec.score(steps, trajectory, reward_invalid=invalid, mode=mode)
+        if judged.invalid and not data.get("reward_invalid"):
+            report.warnings.extend(f"judge invalid: {e}" for e in judged.errors)
+        out.append((report, judged))
+    return out
