@@ -84,7 +84,18 @@ def match_calls(pred: Sequence[Any], gold: Sequence[Any]) -> list[tuple[int, int
 
 
 def toolcall_scores(pred: Sequence[Any], gold: Sequence[Any]) -> dict[str, float]:
-    """{"tool_name_match", "param_name_match", "param_value_match"}, each in [0, 1]."""
+    """{"tool_name_match", "param_name_match", "param_value_match"}, each in [0, 1].
+
+    Uses the reward layer's shared implementation (`agentgym.rewards.functions.toolcalls`,
+    optimal pairing, strings compared case- and whitespace-insensitively) when it is installed;
+    the local version below has the same definitions with greedy pairing."""
+    if _shared_scores is not None:
+        return _shared_scores(pred, gold, normalize_strings=True)
+    return local_toolcall_scores(pred, gold)
+
+
+def local_toolcall_scores(pred: Sequence[Any], gold: Sequence[Any]) -> dict[str, float]:
+    """The local fallback of `toolcall_scores`."""
     if not pred and not gold:
         return {"tool_name_match": 1.0, "param_name_match": 1.0, "param_value_match": 1.0}
     pn = Counter(_as_pair(p)[0] for p in pred)
@@ -105,10 +116,7 @@ def toolcall_scores(pred: Sequence[Any], gold: Sequence[Any]) -> dict[str, float
     }
 
 
-def prefer_rewards_library() -> Any:
-    """The reward layer's shared implementation when it exists (agentgym.rewards.functions.toolcalls)."""
-    try:
-        from agentgym.rewards.functions import toolcalls  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(toolcalls, "toolcall_scores", None)
+try:
+    from agentgym.rewards.functions.toolcalls import toolcall_scores as _shared_scores
+except ImportError:  # an older reward layer without it
+    _shared_scores = None

@@ -3,19 +3,26 @@
 import pytest
 
 from agentgym.envs.tool.bfcl_env import accuracy_by_category
-from agentgym.envs.tool.matching import calls_equal, match_calls, toolcall_scores
+from agentgym.envs.tool.matching import calls_equal, local_toolcall_scores, match_calls, toolcall_scores
 
 A = {"name": "get_order", "arguments": {"order_id": "#W1", "verbose": True}}
 B = {"name": "cancel", "arguments": {"order_id": "#W1", "reason": "no longer needed"}}
 
 
-def test_perfect_and_empty():
+@pytest.fixture(params=["shared", "local"])
+def scores_fn(request):
+    return toolcall_scores if request.param == "shared" else local_toolcall_scores
+
+
+def test_perfect_and_empty(scores_fn):
+    toolcall_scores = scores_fn
     assert toolcall_scores([A, B], [B, A]) == {"tool_name_match": 1.0, "param_name_match": 1.0, "param_value_match": 1.0}
     assert toolcall_scores([], []) == {"tool_name_match": 1.0, "param_name_match": 1.0, "param_value_match": 1.0}
     assert toolcall_scores([], [A])["tool_name_match"] == 0.0
 
 
-def test_partial_credit():
+def test_partial_credit(scores_fn):
+    toolcall_scores = scores_fn
     wrong_value = {"name": "cancel", "arguments": {"order_id": "#W1", "reason": "ordered by mistake"}}
     scores = toolcall_scores([wrong_value], [B])
     assert scores == {"tool_name_match": 1.0, "param_name_match": 1.0, "param_value_match": 0.5}
