@@ -52,7 +52,15 @@ TREE_JS = r"""
   function labelFor(el) {
     if (el.getAttribute('aria-label')) return el.getAttribute('aria-label');
     if (el.id) { const l = document.querySelector('label[for="' + CSS.escape(el.id) + '"]'); if (l) return l.textContent; }
-    const wrap = el.closest('label'); if (wrap && wrap !== el) return wrap.textContent;
+    const wrap = el.closest('label');
+    if (wrap && wrap !== el) {
+      let t = '';
+      for (const n of wrap.childNodes) {
+        if (n.nodeType === 3) t += n.textContent + ' ';
+        else if (n.nodeType === 1 && !['SELECT','INPUT','TEXTAREA','OPTION','BUTTON'].includes(n.tagName)) t += n.textContent + ' ';
+      }
+      if (t.trim()) return t;
+    }
     return el.getAttribute('placeholder') || el.getAttribute('title') || el.getAttribute('name') || '';
   }
   function roleOf(el) {
