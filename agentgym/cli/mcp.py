@@ -14,19 +14,46 @@ app = typer.Typer(help="MCP bridge: serve agentgym tool worlds over MCP; list an
 
 @app.command("serve")
 def serve(
-    world: Annotated[str, typer.Argument(help="Tool world to serve: retail | travel | files")],
+    world: Annotated[str, typer.Argument(help="Tool world (retail | travel | files) or module:attribute naming a "
+                                         "Toolset, a list of tools, an object with @tool methods, or a factory")],
     seed: Annotated[int, typer.Option(help="Database seed of the world")] = 0,
     name: Annotated[str | None, typer.Option(help="Server name (default agentgym-WORLD)")] = None,
 ) -> None:
-    """Serve a tool world's tools over stdio (for any MCP client: agents, IDEs, inspectors)."""
-    from agentgym.envs.tool.worlds import WORLDS, make_world
+    """Serve a tool world's (or any toolset's) tools over stdio, for any MCP client."""
     from agentgym.mcp.server import serve_toolset
 
+    if ":" in world:
+        toolset = _load_toolset(world)
+        serve_toolset(toolset, name or f"agentgym-{world.split(':')[-1]}")
+        return
+    from agentgym.envs.tool.worlds import WORLDS, make_world
+
     if world not in WORLDS:
-        typer.echo(f"unknown world {world!r}; have {', '.join(WORLDS)}", err=True)
+        typer.echo(f"unknown world {world!r}; have {', '.join(WORLDS)} (or module:attribute)", err=True)
         raise typer.Exit(2)
     instance = make_world(world, seed)
     serve_toolset(instance.toolset(), name or f"agentgym-{world}", instructions=WORLDS[world].description)
+
+
+def _load_toolset(spec: str):
+    import importlib
+    import inspect
+
+    from agentgym.tools import Tool, Toolset
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        typer.echo(f"cannot load {spec!r}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if inspect.isclass(target) or (callable(target) and not isinstance(target, Tool)):
+        target = target()
+    if isinstance(target, Toolset):
+        return target
+    if isinstance(target, list | tuple):
+        return Toolset(target)
+    return Toolset.from_object(target)
 
 
 def _client(command: str):

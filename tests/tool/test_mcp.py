@@ -163,3 +163,29 @@ def test_server_that_cannot_start_is_an_infrastructure_error():
 
     with pytest.raises(InfrastructureError):
         MCPClient([{"command": sys.executable, "args": ["-c", "import sys; sys.exit(3)"]}], start_timeout=30)
+
+
+def test_any_toolset_served_by_module_attribute(tmp_path):
+    from agentgym.mcp.client import MCPClient
+
+    (tmp_path / "mytools.py").write_text(
+        "from agentgym import tool, Toolset\n\n"
+        "@tool\ndef add(a: int, b: int) -> int:\n    \"\"\"Add two integers.\"\"\"\n    return a + b\n\n"
+        "TOOLS = Toolset([add])\n")
+    client = MCPClient([{"command": sys.executable, "args": ["-m", "agentgym", "mcp", "serve", "mytools:TOOLS"],
+                         "env": {"PYTHONPATH": str(tmp_path)}}])
+    try:
+        assert client.tool_names == ["add"]
+        assert client.call("add", {"a": 2, "b": 40}) == "42"
+        with pytest.raises(ToolError):
+            client.call("add", {"a": "two", "b": 1})
+    finally:
+        client.close()
+
+
+def test_tasks_from_a_jsonl_file(tmp_path):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(json.dumps({"id": "t1", "prompt": "hi", "required_outputs": ["x"]}) + "\n")
+    env = gym.make("agentgym/MCP-v0", servers=[{"command": "unused"}], tasks=str(path))
+    assert env.unwrapped.task_ids() == ["t1"]  # servers start lazily, at the first reset
+    env.close()
