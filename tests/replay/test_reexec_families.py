@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -52,6 +53,20 @@ def _miniwob_oracle_tasks() -> list[str]:
     )
 
 
+def _swe_minicalc_tasks(folder: Path) -> dict[str, Any]:
+    """A small SWE suite built by the family's real pipeline from its bundled minicalc sdist."""
+    from agentgym.tasks.swe.build import build_package_tasks
+    from agentgym.tasks.swe.minicalc import write_minicalc_sdist
+    from agentgym.tasks.swe.records import write_instances
+
+    archive = write_minicalc_sdist(folder)
+    report = build_package_tasks(str(archive), folder, seed=0, max_tasks=2, max_tries=30, log=lambda m: None)
+    assert not report.error and report.kept, report.error or report.rejected
+    path = folder / "tasks.jsonl"
+    write_instances(path, report.kept)
+    return {"tasks": str(path), "pool_size": 0}
+
+
 @dataclass
 class Family:
     env_id: str
@@ -60,6 +75,7 @@ class Family:
     marks: tuple[Any, ...] = ()
     tasks: Callable[[], list[str]] | None = None
     count: int = 2
+    setup: Callable[[Path], dict[str, Any]] | None = None  # extra env kwargs built in a temp folder
 
 
 FAMILIES = [
@@ -67,13 +83,20 @@ FAMILIES = [
     Family("agentgym/ToolUse-v0"),
     Family("agentgym/BFCL-v0"),
     Family("agentgym/Web-v0", {}, _chromium, (pytest.mark.browser,), _miniwob_oracle_tasks),
-    Family("agentgym/SWE-v0", {}, _docker, (pytest.mark.docker, pytest.mark.slow), count=1),
+    Family(
+        "agentgym/SWE-v0",
+        {},
+        _docker,
+        (pytest.mark.docker, pytest.mark.slow),
+        count=1,
+        setup=_swe_minicalc_tasks,
+    ),
 ]
 
 
-def _oracle_records(family: Family) -> list[EpisodeRecord]:
+def _oracle_records(family: Family, kwargs: dict[str, Any]) -> list[EpisodeRecord]:
     try:
-        env = gym.make(family.env_id, **family.kwargs)
+        env = gym.make(family.env_id, **kwargs)
     except TaskError as exc:
         if "not found" in str(exc):  # the family's task data is built by its own command
             pytest.skip(f"{family.env_id}: task data unavailable: {exc}")
@@ -91,7 +114,7 @@ def _oracle_records(family: Family) -> list[EpisodeRecord]:
                 seed=index,
                 task_id=task_id,
                 env_id=family.env_id,
-                env_kwargs=family.kwargs,
+                env_kwargs=kwargs,
                 catch=False,
             )
             records.append(record)
@@ -107,13 +130,14 @@ def _oracle_records(family: Family) -> list[EpisodeRecord]:
 @pytest.mark.parametrize(
     "family", [pytest.param(f, id=f.env_id.split("/")[1], marks=f.marks) for f in FAMILIES]
 )
-def test_oracle_episodes_reproduce_and_tampering_is_found(family: Family):
+def test_oracle_episodes_reproduce_and_tampering_is_found(family: Family, tmp_path: Path):
     if not available(family.env_id):
         pytest.skip(f"{family.env_id}: its family module is not in this checkout yet")
     reason = family.runtime()
     if reason:
         pytest.skip(f"{family.env_id}: runtime unavailable: {reason}")
-    records = _oracle_records(family)
+    kwargs = {**family.kwargs, **(family.setup(tmp_path) if family.setup else {})}
+    records = _oracle_records(family, kwargs)
     for record in records:
         assert not record.reward_invalid, record.error
         assert record.terminated, f"oracle episode of {record.task_id} did not terminate"
