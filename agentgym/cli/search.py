@@ -98,7 +98,7 @@ def validate(
             f"suite {report['suite']}: {report['documents']} documents, {report['questions']} questions"
         )
         for p in report["problems"]:
-            err_console.print(f"[red]problem:[/] {p}", highlight=False)
+            err_console.print(f"problem: {p}", highlight=False, markup=False)
         if "retrieval" in report:
             r = report["retrieval"]
             by = ", ".join(
@@ -163,7 +163,9 @@ def query_cmd(
         r = _load_any(corpus, index, retriever, suite)
         for h in r.search(text, k):
             console.print(
-                f"{h.rank + 1}. [{h.doc_id}] {h.score:.3f} {h.title}: {h.text[:160]}", highlight=False
+                f"{h.rank + 1}. [{h.doc_id}] {h.score:.3f} {h.title}: {h.text[:160]}",
+                highlight=False,
+                markup=False,
             )
 
 
