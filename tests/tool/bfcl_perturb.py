@@ -125,3 +125,31 @@ def perturbed_set(tasks: list[Any], seed: int = 0) -> list[dict[str, Any]]:
 
 def to_calls(output: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"name": next(iter(o)), "arguments": next(iter(o.values()))} for o in output]
+
+
+def call_source(call: dict[str, Any]) -> str:
+    return f"{call['name']}(" + ", ".join(f"{k}={v!r}" for k, v in call["arguments"].items()) + ")"
+
+
+def multi_turn_variants(turns: list[list[dict[str, Any]]], seed: str) -> dict[str, list[list[dict[str, Any]]]]:
+    """Gold multi-turn trajectory plus: a call dropped, an argument changed, a call repeated."""
+    rng = random.Random(seed)
+    variants = {"gold": turns}
+    nonempty = [i for i, turn in enumerate(turns) if turn]
+    ti = rng.choice(nonempty)
+    ci = rng.randrange(len(turns[ti]))
+    dropped = [list(turn) for turn in turns]
+    del dropped[ti][ci]
+    variants["drop_call"] = dropped
+    with_args = [(i, j) for i, turn in enumerate(turns) for j, c in enumerate(turn) if c["arguments"]]
+    if with_args:
+        i, j = rng.choice(with_args)
+        call = turns[i][j]
+        key = rng.choice(sorted(call["arguments"]))
+        changed = [list(turn) for turn in turns]
+        changed[i][j] = {"name": call["name"], "arguments": {**call["arguments"], key: _wrong_value(call["arguments"][key])}}
+        variants["wrong_arg"] = changed
+    repeated = [list(turn) for turn in turns]
+    repeated[ti].insert(ci, turns[ti][ci])
+    variants["repeat_call"] = repeated
+    return variants

@@ -93,6 +93,46 @@ def test_agrees_with_bfcl_eval_checker_on_perturbed_answers(single_turn_tasks, t
     assert sum(theirs.values()) > 1000 and sum(not v for v in theirs.values()) > 1000  # both verdicts well covered
 
 
+@pytest.mark.slow
+def test_multi_turn_agrees_with_bfcl_eval_checker(tmp_path):
+    if not Path(REFERENCE_PYTHON).exists():
+        pytest.skip(f"bfcl-eval with its dependencies is not installed at {REFERENCE_PYTHON}")
+    from bfcl_perturb import call_source, multi_turn_variants
+
+    env = gym.make("agentgym/BFCL-v0", category="multi_turn_base")
+    u = env.unwrapped
+    records = []
+    for task_id in u.task_ids():
+        env.reset(options={"task_id": task_id})
+        turns = [u.gold_turn_calls(i) for i in range(len(u.btask.turns))]
+        for kind, trajectory in multi_turn_variants(turns, task_id).items():
+            env.reset(options={"task_id": task_id})
+            actions = []
+            for turn in trajectory:
+                actions += [{"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function", "function": {
+                    "name": c["name"], "arguments": json.dumps(c["arguments"])}}]} for c in turn]
+                actions.append("Done.")
+            *_, info = run(env, actions)
+            records.append({"key": f"{task_id}:{kind}", "ours": info["metrics"]["correct"] == 1.0,
+                            "entry": {"id": task_id, "initial_config": u.btask.initial_config,
+                                      "involved_classes": u.btask.involved_classes},
+                            "ground_truth": u.btask.ground_truth,
+                            "turns": [[call_source(c) for c in turn] for turn in trajectory]})
+    env.close()
+    path = tmp_path / "trajectories.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with path.open() as stdin:
+        proc = subprocess.run([REFERENCE_PYTHON, str(Path(__file__).with_name("bfcl_multi_turn_reference.py"))],
+                              stdin=stdin, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    theirs = {v["key"]: v["valid"] for v in map(json.loads, proc.stdout.splitlines())}
+    disagree = [r["key"] for r in records if r["ours"] != theirs[r["key"]]]
+    agreement = 1 - len(disagree) / len(records)
+    print(f"BFCL multi-turn agreement: {agreement:.4f} on {len(records)} trajectories; disagreements: {disagree[:10]}")
+    assert agreement >= 0.99
+    assert 200 <= sum(theirs.values()) < len(records)  # all gold trajectories valid, perturbations mostly not
+
+
 def test_openai_tool_schemas_are_valid():
     jsonschema = pytest.importorskip("jsonschema")
     for task in load_bfcl("simple")[:50] + load_bfcl("live_multiple")[:50]:
