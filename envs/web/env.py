@@ -274,18 +274,15 @@ class WebEnv(AgentEnv):
         self._reached |= check.subgoals
         self._check = check
 
-    def _element(self, element_id: str) -> Any:
+    def _element(self, element_id: str) -> tuple[Any, str]:
+        """The element with this id and its tag name (one round trip); ToolError when absent."""
         if not _ID_OK.match(element_id):
             raise ToolError(f"invalid element id {element_id!r}: use an id shown in brackets, e.g. click(\"12\")")
-        locator = self.page.locator(f'[data-agentgym-id="{element_id}"]')
-        try:
-            count = locator.count()
-        except Exception as exc:
-            self._guard_alive(exc)
-            raise
-        if count == 0:
-            return None
-        return locator.first
+        selector = f'[data-agentgym-id="{element_id}"]'
+        tag = self.page.evaluate("(s) => { const e = document.querySelector(s); return e ? e.tagName : null; }", selector)
+        if tag is None:
+            raise ToolError(f"no element with id {element_id!r} on this page")
+        return self.page.locator(selector).first, tag
 
     def _perform(self, description: str, fn: Any) -> str:
         """Run a page action; Playwright failures become error observations or infra errors."""
@@ -314,10 +311,7 @@ class WebEnv(AgentEnv):
         """
 
         def run() -> None:
-            element = self._element(id)
-            if element is None:
-                raise ToolError(f"no element with id {id!r} on this page")
-            tag = element.evaluate("e => e.tagName")
+            element, tag = self._element(id)
             if tag == "OPTION":
                 value = element.evaluate("e => { const s = e.closest('select'); s.value = e.value; "
                                          "s.dispatchEvent(new Event('input', {bubbles: true})); "
@@ -338,9 +332,7 @@ class WebEnv(AgentEnv):
         """
 
         def run() -> None:
-            element = self._element(id)
-            if element is None:
-                raise ToolError(f"no element with id {id!r} on this page")
+            element, _tag = self._element(id)
             element.fill(text, timeout=self.action_timeout_ms)
 
         return self._perform(f"Filled [{id}] with {text!r}", run)
@@ -355,10 +347,8 @@ class WebEnv(AgentEnv):
         """
 
         def run() -> None:
-            element = self._element(id)
-            if element is None:
-                raise ToolError(f"no element with id {id!r} on this page")
-            if element.evaluate("e => e.tagName") != "SELECT":
+            element, tag = self._element(id)
+            if tag != "SELECT":
                 raise ToolError(f"element [{id}] is not a select; click it instead")
             labels = element.evaluate("e => Array.from(e.options).map(o => [o.text.trim(), o.value])")
             for label, value in labels:

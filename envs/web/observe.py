@@ -24,7 +24,7 @@ TREE_JS = r"""
 (args) => {
   const ID = 'data-agentgym-id';
   const root = (args.root && document.querySelector(args.root)) || document.body;
-  if (!root) return {lines: [], count: 0};
+  if (!root) return {lines: [], title: document.title, scroll: [0, 0]};
   if (window.__agNext === undefined) window.__agNext = 1;
   const maxLines = args.maxLines || 400;
   const SKIP = new Set(['SCRIPT','STYLE','NOSCRIPT','TEMPLATE','HEAD','META','LINK','BR','HR']);
@@ -158,7 +158,7 @@ TREE_JS = r"""
   }
   walk(root, 0);
   const truncated = lines.length >= maxLines;
-  return {lines: lines, truncated: truncated,
+  return {lines: lines, truncated: truncated, title: document.title,
           scroll: [Math.round(window.scrollY), Math.max(0, document.documentElement.scrollHeight - window.innerHeight)]};
 }
 """
@@ -184,7 +184,7 @@ def read_page(page: Any, *, root: str | None = None, hide: list[str] | None = No
     if data.get("truncated"):
         tree += f"\n[... tree cut at {max_lines} elements; scroll or act to see more ...]"
     scroll_y, scroll_max = data.get("scroll", [0, 0])
-    return PageState(url=page.url, title=page.title(), tree=tree, scroll_y=scroll_y, scroll_max=scroll_max)
+    return PageState(url=page.url, title=data.get("title", ""), tree=tree, scroll_y=scroll_y, scroll_max=scroll_max)
 
 
 def format_observation(state: PageState, *, error: str | None = None, result: str | None = None,
