@@ -19,6 +19,7 @@ database equals the gold replay's, and every required string appears in the agen
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -243,7 +244,5 @@ class ToolUseEnv(AgentEnv):
 
 
 def _message(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     return {"role": "assistant", "content": "", "tool_calls": [
         {"id": "", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}]}

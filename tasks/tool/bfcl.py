@@ -41,7 +41,7 @@ PYTHON_HINT = " Note that the provided function is in Python 3 syntax."
 class BFCLTask(Task):
     category: str
     functions: list[dict[str, Any]]
-    turns: list[list[dict[str, Any]]]
+    turns: list[list[dict[str, Any]]] = hidden(default_factory=list)  # later user turns: not shown up front
     involved_classes: list[str] = Field(default_factory=list)
     ground_truth: Any = hidden(None)
     initial_config: dict[str, Any] = hidden(default_factory=dict)

@@ -211,7 +211,12 @@ def test_multi_turn_long_context_loads_and_runs():
     env.close()
 
 
-def test_check_env_bfcl():
+def test_check_env_bfcl_and_hidden_fields():
+    env = gym.make("agentgym/BFCL-v0", category="multi_turn_base")
+    _, info = env.reset(seed=0)
+    assert "functions" in info["task"]
+    assert not {"ground_truth", "initial_config", "turns"} & set(info["task"])
+    env.close()
     env = gym.make("agentgym/BFCL-v0", category="simple")
     check_env(env.unwrapped, skip_render_check=True)
     env.close()

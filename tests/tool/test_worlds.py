@@ -219,7 +219,10 @@ def test_eval_reports_pass_hat_k_over_groups():
     assert summary["success"] == 1.0 and summary["pass^2"] == 1.0
 
 
-def test_check_env_tooluse():
+def test_check_env_tooluse_and_hidden_fields():
     env = ToolUseEnv(world="files")
+    _, info = env.reset(seed=1)
+    assert {"world", "db_seed", "kind", "prompt"} <= set(info["task"])
+    assert not {"gold_actions", "required_outputs", "user_facts", "instruction", "ask_first"} & set(info["task"])
     check_env(env, skip_render_check=True)
     env.close()
