@@ -101,13 +101,19 @@ class DriftGuard:
         self.checks = 0
 
     def lookup(self, messages: Sequence[dict[str, Any]]) -> TurnState | None:
-        """The state of the turn that produced the last assistant message of `messages`."""
+        """The state of the turn that produced the last assistant message of `messages`.
+
+        States stay stored (least recently used dropped first): identical conversations, e.g. the
+        samples of a group that produced the same reply, share one state, which holds for all.
+        """
         index = last_assistant_index(messages)
         if index is None:
             return None
         key = fingerprint(messages[: index + 1])
         with self._lock:
-            state = self._states.pop(key, None)
+            state = self._states.get(key)
+            if state is not None:
+                self._states.move_to_end(key)
         return state
 
     def remember(self, messages: Sequence[dict[str, Any]], assistant_text: str, state: TurnState) -> None:

@@ -46,6 +46,8 @@ class TurnBuilder:
         turn = state.turn + 1 if state is not None else 1
         omitted = state.omitted if state is not None else 0
         meta: dict[str, Any] = {"turn": turn}
+        if state is None and any(m.get("role") == "assistant" for m in messages):
+            meta["drift_check"] = "untracked"  # earlier turns did not come from this policy: nothing to check
         while True:
             view = omit_observations(messages, omitted, self.context.keep_last)
             if view is None:
