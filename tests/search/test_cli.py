@@ -14,7 +14,9 @@ runner = CliRunner()
 
 def test_build_then_validate(tmp_path):
     out = tmp_path / "suite"
-    result = runner.invoke(tasks_app, ["build", "--out", str(out), "--docs", "400", "--questions", "40", "--seed", "9"])
+    result = runner.invoke(
+        tasks_app, ["build", "--out", str(out), "--docs", "400", "--questions", "40", "--seed", "9"]
+    )
     assert result.exit_code == 0, result.output
     for name in ("corpus.jsonl", "questions.jsonl", "suite.json", "index/agentgym_bm25.json"):
         assert (out / name).exists(), name
@@ -32,10 +34,19 @@ def test_build_then_validate(tmp_path):
 
 def test_validate_fails_on_missing_supporting_documents(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text(json.dumps({"id": "a", "contents": "Alpha\nAlpha was founded in 1900."}) + "\n", encoding="utf-8")
+    corpus.write_text(
+        json.dumps({"id": "a", "contents": "Alpha\nAlpha was founded in 1900."}) + "\n", encoding="utf-8"
+    )
     questions = tmp_path / "q.jsonl"
     questions.write_text(
-        json.dumps({"id": "q1", "question": "When was Alpha founded?", "golden_answers": ["1900"], "supporting_doc_ids": ["zz"]})
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "When was Alpha founded?",
+                "golden_answers": ["1900"],
+                "supporting_doc_ids": ["zz"],
+            }
+        )
         + "\n",
         encoding="utf-8",
     )
@@ -48,18 +59,26 @@ def test_validate_external_flashrag_files_without_supporting_docs(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
         "\n".join(
-            json.dumps({"id": str(i), "contents": f'"Place {i}"\nPlace {i} was founded in {1800 + i}.'}) for i in range(30)
+            json.dumps({"id": str(i), "contents": f'"Place {i}"\nPlace {i} was founded in {1800 + i}.'})
+            for i in range(30)
         )
         + "\n",
         encoding="utf-8",
     )
     questions = tmp_path / "q.jsonl"
-    questions.write_text(json.dumps({"id": "q", "question": "When was Place 3 founded?", "golden_answers": "1803"}) + "\n", encoding="utf-8")
-    result = runner.invoke(tasks_app, ["validate", "--corpus", str(corpus), "--questions", str(questions), "--json"])
+    questions.write_text(
+        json.dumps({"id": "q", "question": "When was Place 3 founded?", "golden_answers": "1803"}) + "\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        tasks_app, ["validate", "--corpus", str(corpus), "--questions", str(questions), "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["oracle"]["oracle_em"] == 1.0
 
 
 def test_bad_input_exits_2(tmp_path):
-    result = runner.invoke(tasks_app, ["validate", "--corpus", str(tmp_path / "nope.jsonl"), "--questions", str(tmp_path / "q")])
+    result = runner.invoke(
+        tasks_app, ["validate", "--corpus", str(tmp_path / "nope.jsonl"), "--questions", str(tmp_path / "q")]
+    )
     assert result.exit_code == 2

@@ -243,3 +243,23 @@ def test_hops_filter(small_suite, small_bm25):
     assert all(env._tasks[i].hops in (3, 4) for i in env.task_ids())
     with pytest.raises(Exception, match="no questions"):
         SearchQAEnv(suite=small_suite, retriever=small_bm25, hops=9)
+
+
+def test_vector_env_shares_one_index():
+    envs = gym.make_vec(
+        "agentgym/SearchQA-v0",
+        num_envs=2,
+        vectorization_mode="sync",
+        n_docs=400,
+        n_questions=40,
+        world_seed=2,
+    )
+    obs, info = envs.reset(seed=[0, 1])
+    assert len(obs) == 2 and all("Question:" in o for o in obs)
+    retrievers = [e.unwrapped.retriever for e in envs.envs]
+    assert retrievers[0] is retrievers[1]
+    obs, reward, terminated, truncated, info = envs.step(
+        ["<search>founded</search>", "<answer>1900</answer>"]
+    )
+    assert obs[0].startswith("<information>") and bool(terminated[1])
+    envs.close()
