@@ -124,6 +124,7 @@ class _Container:
         self.container = container
         self.attached = attached
         self.channel = channel
+        self.key: str | None = None  # what the pool prepared it for (None: bare)
 
     def destroy(self) -> None:
         self.attached.close()
@@ -183,10 +184,21 @@ def start_container(
     return _Container(container, attached, channel)
 
 
+class _BoxSandbox(DriverSandbox):
+    """A sandbox view of a pooled container, handed to `prepare` callbacks."""
+
+    def __init__(self, box: _Container):
+        self._channel = box.channel
+        self.container = box.container
+
+
 class DockerPool:
     """Keeps `size` started containers of one image ready, so `acquire` is a queue pop.
 
-    Refills in a background thread; used containers are removed in the background too.
+    Refills in a background thread; used containers are removed in the background too. With
+    `acquire(key, prepare)`, refills also run `prepare(sandbox)` for the most recent key (e.g. set
+    up the same task again, as grouped GRPO sampling does), and `acquire` prefers a container
+    prepared for its key; the caller checks `box.key` and prepares it itself when it differs.
     """
 
     def __init__(self, image: str = BASE_IMAGE, size: int = 2, **container_kwargs: Any):
@@ -197,14 +209,15 @@ class DockerPool:
         self._lock = threading.Condition()
         self._closed = False
         self._pending = 0
+        self._hint: tuple[str, Any] | None = None
         self._workers: list[threading.Thread] = []
         self.fill()
 
     def fill(self) -> None:
         with self._lock:
-            need = self.size - len(self._ready) - self._pending
-            self._pending += max(0, need)
-        for _ in range(max(0, need)):
+            need = max(0, self.size - len(self._ready) - self._pending)
+            self._pending += need
+        for _ in range(need):
             t = threading.Thread(target=self._start_one, daemon=True)
             t.start()
             self._workers.append(t)
@@ -215,6 +228,14 @@ class DockerPool:
             c = start_container(self.image, **self.container_kwargs)
         except SandboxError:
             c = None
+        hint = self._hint
+        if c is not None and hint is not None:
+            try:
+                hint[1](_BoxSandbox(c))
+                c.key = hint[0]
+            except Exception:  # noqa: BLE001 - a failed preparation just leaves a spoiled container
+                c.destroy()
+                c = None
         with self._lock:
             self._pending -= 1
             if c is not None:
@@ -224,13 +245,27 @@ class DockerPool:
                     self._ready.append(c)
             self._lock.notify_all()
 
-    def acquire(self) -> _Container:
+    def acquire(self, key: str | None = None, prepare: Any = None) -> _Container:
+        """A ready container: prepared for `key` if one is, else bare, else any; new if none is ready."""
         with self._lock:
-            c = self._ready.popleft() if self._ready else None
-        if c is None:
-            c = start_container(self.image, **self.container_kwargs)
+            if key is not None and prepare is not None:
+                self._hint = (key, prepare)
+            chosen = None
+            for wanted in ((key,) if key is not None else ()) + (None,):
+                for c in self._ready:
+                    if c.key == wanted:
+                        chosen = c
+                        break
+                if chosen is not None:
+                    break
+            if chosen is None and self._ready:
+                chosen = self._ready[0]
+            if chosen is not None:
+                self._ready.remove(chosen)
+        if chosen is None:
+            chosen = start_container(self.image, **self.container_kwargs)
         self.fill()
-        return c
+        return chosen
 
     def release(self, c: _Container) -> None:
         threading.Thread(target=c.destroy, daemon=True).start()
@@ -238,7 +273,7 @@ class DockerPool:
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         with self._lock:
-            while len(self._ready) < self.size and time.monotonic() < deadline:
+            while (len(self._ready) < self.size or self._pending) and time.monotonic() < deadline:
                 self._lock.wait(0.1)
 
     def close(self) -> None:
@@ -264,17 +299,27 @@ class DockerSandbox(DriverSandbox):
     backend = "docker"
 
     def __init__(self, image: str = BASE_IMAGE, *, pool: DockerPool | None = None, default_timeout: float = 60.0,
-                 **container_kwargs: Any):
+                 pool_key: str | None = None, prepare: Any = None, **container_kwargs: Any):
         self.image = pool.image if pool is not None else image
         self.pool = pool
+        self.pool_key = pool_key
+        self.prepare = prepare
         self.container_kwargs = container_kwargs
         self.default_timeout = default_timeout
         self._box: _Container | None = None
         self._start()
 
     def _start(self) -> None:
-        self._box = self.pool.acquire() if self.pool is not None else start_container(self.image, **self.container_kwargs)
+        if self.pool is not None:
+            self._box = self.pool.acquire(self.pool_key, self.prepare)
+        else:
+            self._box = start_container(self.image, **self.container_kwargs)
         self._channel = self._box.channel
+
+    @property
+    def prepared_for(self) -> str | None:
+        """The pool key this container was prepared for in the background (None: bare)."""
+        return self._box.key if self._box is not None else None
 
     @property
     def container(self) -> Any:

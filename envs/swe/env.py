@@ -117,7 +117,8 @@ class SWEEnv(AgentEnv):
         pool = self._pools.get(inst.image)
         if pool is None:
             pool = self._pools[inst.image] = DockerPool(inst.image, size=self.pool_size, **self.container_kwargs)
-        return DockerSandbox(pool=pool, default_timeout=self.command_timeout)
+        return DockerSandbox(pool=pool, default_timeout=self.command_timeout, pool_key=inst.instance_id,
+                             prepare=lambda sb, inst=inst: setup_base(sb, inst))
 
     def _local_sandbox(self, inst: SWEInstance) -> DriverSandbox:
         """bubblewrap: a per-image template directory holding the pristine repository."""
@@ -147,7 +148,14 @@ class SWEEnv(AgentEnv):
         inst = self._instances[task_id]
         self._release_sandbox()
         self.sandbox = self._sandbox_for(inst)
-        setup_base(self.sandbox, inst)
+        prepared = getattr(self.sandbox, "prepared_for", None)
+        if prepared != inst.instance_id:
+            if prepared is not None:  # prepared for another task of the same package: back to pristine
+                code, out = self.sandbox.run(
+                    f"cd /testbed && git reset -q --hard {inst.environment_setup_commit} && git clean -qfdx", timeout=60)
+                if code != 0:
+                    raise SandboxError(f"could not reset the repository: {out[-500:]}")
+            setup_base(self.sandbox, inst)
         self.instance = inst
         self.submitted = False
         self.last_grade = None

@@ -1,4 +1,4 @@
-"""A tiny real sdist (minicalc-0.1) with a test suite, so SWE tests grade in a second, not minutes."""
+"""minicalc-0.1: a tiny sdist with a test suite, for smoke tests and benchmarks (grades in about a second)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")
@@ -18,9 +13,8 @@ def docker_or_skip():
 @pytest.fixture(scope="session")
 def mini_tasks(tmp_path_factory, docker_or_skip):
     """Tasks built by the real pipeline from the tiny minicalc sdist (seed 0)."""
-    from minipkg import write_minicalc_sdist
-
     from agentgym.tasks.swe.build import build_package_tasks
+    from agentgym.tasks.swe.minicalc import write_minicalc_sdist
     from agentgym.tasks.swe.records import load_instances, write_instances
 
     out = tmp_path_factory.mktemp("swe")

@@ -219,19 +219,27 @@ def test_eight_envs_in_parallel_no_leaks(mini_tasks):
     assert _wait_no_new(before) == set()
 
 
-def test_warm_pool_reset_reuses_containers(mini_tasks):
+def test_warm_pool_reset_reuses_prepared_containers(mini_tasks):
     path, instances, _ = mini_tasks
     before = _labelled()
     env = make_env(path, pool_size=1)
     try:
-        inst = instances[0]
-        env.reset(options={"task_id": inst.instance_id})
-        pool = env._pools[inst.image]
+        a, b = instances[0], instances[1]
+        env.reset(options={"task_id": a.instance_id})
+        pool = env._pools[a.image]
         pool.wait_ready(60)
         t0 = time.monotonic()
-        env.reset(options={"task_id": inst.instance_id})
+        env.reset(options={"task_id": a.instance_id})  # same task again (GRPO group): prepared in the background
         assert time.monotonic() - t0 < 10
-        assert env.unwrapped.sandbox.run("git rev-parse HEAD").output.strip() == inst.base_commit
+        assert env.unwrapped.sandbox.prepared_for == a.instance_id
+        assert env.unwrapped.sandbox.run("git rev-parse HEAD").output.strip() == a.base_commit
+        pool.wait_ready(60)
+        env.reset(options={"task_id": b.instance_id})  # container prepared for a: reset to pristine, set up b
+        sb = env.unwrapped.sandbox
+        assert sb.run("git rev-parse HEAD").output.strip() == b.base_commit
+        assert sb.run("git status --porcelain").output.strip() == ""
+        _, _, info = run_actions(env, env.oracle_actions())
+        assert info["trajectory_components"]["outcome"] == "tests_pass"
     finally:
         env.close()
     assert _wait_no_new(before) == set()

@@ -11,7 +11,7 @@ from agentgym.tasks.swe.mutate import apply_mutation, find_mutations
 
 
 def test_mutations_are_deterministic_and_parse():
-    from minipkg import SOURCE
+    from agentgym.tasks.swe.minicalc import SOURCE
 
     a = [m.key for m in find_mutations("minicalc/__init__.py", SOURCE)]
     b = [m.key for m in find_mutations("minicalc/__init__.py", SOURCE)]
