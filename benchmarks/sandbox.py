@@ -136,7 +136,7 @@ def bench_parallel(tasks: Path, levels: list[int], episodes_per_env: int) -> Non
         failures: list[str] = []
         lock = threading.Lock()
 
-        def worker(i: int) -> None:
+        def worker(i: int, envs=envs, ids=ids, done=done, failures=failures, lock=lock) -> None:
             env = envs[i]
             for j in range(episodes_per_env):
                 env.reset(options={"task_id": ids[(i + j) % len(ids)]})
