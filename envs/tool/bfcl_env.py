@@ -32,6 +32,7 @@ from .bfcl.checker import check_calls, gold_calls, openai_tools, tool_name
 from .bfcl.multi_turn import BFCLRuntime, contains_unordered, source_to_call, states_equal
 from .matching import toolcall_scores
 
+ADDED_FUNCTIONS_PROMPT = "I have updated some more functions you can choose from. What about now?"  # BFCL's wording
 SYSTEM_PROMPT = ("You are an expert in composing functions. You are given a question and a set of possible functions. "
                  "Based on the question, make one or more function calls to achieve the purpose.")
 MULTI_TURN_SYSTEM = (SYSTEM_PROMPT + " You may call functions over several steps; function results come back to you. "
@@ -64,6 +65,8 @@ class BFCLEnv(AgentEnv):
         self._turn_calls: list[dict[str, Any]] = []
         self._results: list[str] = []
         self._turn_ok: list[bool] = []
+        self._added: list[dict[str, Any]] = []
+        self._tools_changed = False
 
     def task_ids(self) -> list[str]:
         return list(self._ids)
@@ -88,6 +91,8 @@ class BFCLEnv(AgentEnv):
         self._turn_calls = []
         self._results = []
         self._turn_ok = []
+        self._added = []
+        self._tools_changed = False
         self._runtime = self._gold_runtime = None
         if task.category in MULTI_TURN:
             long_context = "long_context" in task.category
@@ -101,10 +106,11 @@ class BFCLEnv(AgentEnv):
 
     def _tools(self) -> Toolset:
         task = self.btask
-        schemas = openai_tools(task.functions, sanitize=self.sanitize_names)
+        functions = task.functions + self._added
+        schemas = openai_tools(functions, sanitize=self.sanitize_names)
         self._names = {}
         tools = []
-        for function, schema in zip(task.functions, schemas, strict=True):
+        for function, schema in zip(functions, schemas, strict=True):
             name = schema["function"]["name"]
             self._names[name] = function["name"]
             self._names.setdefault(function["name"], function["name"])
@@ -153,7 +159,20 @@ class BFCLEnv(AgentEnv):
         if self._turn_index >= len(turns):
             self.finish()
             return "The conversation is over."
-        return "\n".join(m["content"] for m in turns[self._turn_index] if m["role"] == "user")
+        added = self.btask.held_out.get(str(self._turn_index), [])
+        if added:  # miss_func: the held-out functions become available now
+            self._added.extend(added)
+            self._toolset = self._tools()
+            self._tools_changed = True
+        message = "\n".join(m["content"] for m in turns[self._turn_index] if m["role"] == "user")
+        return message or ADDED_FUNCTIONS_PROMPT
+
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = super().step(action)
+        if self._tools_changed:  # tell the caller the tool list grew (policies should use info["tools"])
+            info["tools"] = self.toolset.schemas()
+            self._tools_changed = False
+        return obs, reward, terminated, truncated, info
 
     def _check_turn(self) -> bool:
         assert self._runtime is not None and self._gold_runtime is not None

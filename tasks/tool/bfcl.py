@@ -5,7 +5,9 @@ Only the JSON data and, for multi-turn categories, BFCL's own API classes are us
 
 Categories (`CATEGORIES`): single turn `simple` (= simple_python), `multiple`, `parallel`,
 `parallel_multiple`, `live_simple`, `live_multiple`, `live_parallel`, `live_parallel_multiple`;
-multi turn `multi_turn_base`, `multi_turn_long_context`. Groups: `single_turn`, `live`,
+multi turn `multi_turn_base`, `multi_turn_long_context`, `multi_turn_miss_param` (a turn lacks a needed
+parameter: the gold there is no call), `multi_turn_miss_func` (a function is held out and added in a
+later turn). Groups: `single_turn`, `live`,
 `non_live`, `multi_turn`, `all`.
 """
 
@@ -24,7 +26,7 @@ from agentgym.task import Task, hidden
 
 SINGLE_TURN = ["simple_python", "multiple", "parallel", "parallel_multiple",
                "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple"]
-MULTI_TURN = ["multi_turn_base", "multi_turn_long_context"]
+MULTI_TURN = ["multi_turn_base", "multi_turn_long_context", "multi_turn_miss_param", "multi_turn_miss_func"]
 CATEGORIES = SINGLE_TURN + MULTI_TURN
 ALIASES = {"simple": ["simple_python"]}
 GROUPS = {
@@ -45,6 +47,7 @@ class BFCLTask(Task):
     involved_classes: list[str] = Field(default_factory=list)
     ground_truth: Any = hidden(None)
     initial_config: dict[str, Any] = hidden(default_factory=dict)
+    held_out: dict[str, list[dict[str, Any]]] = hidden(default_factory=dict)  # miss_func: turn -> docs added then
 
 
 def data_dir() -> Path:
@@ -94,16 +97,21 @@ def _load_category(category: str) -> tuple[BFCLTask, ...]:
 
                     func_docs[cls] = _read_jsonl(root / "multi_turn_func_doc" / MULTI_TURN_FUNC_DOC_FILE_MAPPING[cls])
                 functions.extend(copy.deepcopy(func_docs[cls]))
+            held_out: dict[str, list[dict[str, Any]]] = {}
+            for turn, names in (entry.get("missed_function") or {}).items():
+                held_out[str(turn)] = [f for f in functions if f["name"] in names]
+                functions = [f for f in functions if f["name"] not in names]
         else:
+            held_out = {}
             functions = copy.deepcopy(entry["function"])
-        for f in functions:
+        for f in functions + [d for docs in held_out.values() for d in docs]:
             f["description"] = f.get("description", "") + PYTHON_HINT
         turns = entry["question"]
         first_user = next((m["content"] for m in turns[0] if m["role"] == "user"), "")
         tasks.append(BFCLTask(
             id=entry["id"], prompt=first_user, category=category, functions=functions, turns=turns,
             involved_classes=entry.get("involved_classes", []), ground_truth=answers[entry["id"]],
-            initial_config=entry.get("initial_config", {}), metadata={"category": category},
+            initial_config=entry.get("initial_config", {}), held_out=held_out, metadata={"category": category},
         ))
     return tuple(tasks)
 
