@@ -51,6 +51,7 @@ def validate(
     file: Path = typer.Argument(None, help="task JSONL (default: the shipped suite)"),
     limit: int = typer.Option(0, help="validate only the first N tasks"),
     instance: list[str] = typer.Option(None, "--instance", "-i", help="only these instance ids"),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="tasks validated in parallel"),
 ) -> None:
     """Grade every task's gold patch (must resolve) and an empty patch (must not); prints a table."""
     from rich.table import Table
@@ -68,14 +69,16 @@ def validate(
     for col in ("instance", "F2P", "P2P", "gold", "empty", "s", "ok"):
         table.add_column(col)
     bad = 0
-    for inst in instances:
-        v = validate_instance(inst)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, jobs)) as ex:
+        results = list(ex.map(validate_instance, instances))
+    for inst, v in zip(instances, results, strict=True):
         bad += not v.ok
         gold = "error: " + v.error[:60] if v.error else ("resolved" if v.gold.resolved else v.gold.reason[:60])
         empty = "" if v.error else ("RESOLVED" if v.empty.resolved else "not resolved")
         table.add_row(inst.instance_id, str(len(inst.FAIL_TO_PASS)), str(len(inst.PASS_TO_PASS)), gold, empty,
                       f"{v.seconds:.1f}", "ok" if v.ok else "FAIL")
-        typer.echo(f"{inst.instance_id}: {'ok' if v.ok else 'FAIL'} ({v.seconds:.1f} s)", err=True)
     console.print(table)
     typer.echo(f"{len(instances) - bad}/{len(instances)} tasks valid")
     raise typer.Exit(1 if bad else 0)
