@@ -67,6 +67,62 @@ def _swe_minicalc_tasks(folder: Path) -> dict[str, Any]:
     return {"tasks": str(path), "pool_size": 0}
 
 
+def _mcp_git() -> str | None:
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        return "the mcp package is not installed (pip install 'agentgym[tool]')"
+    if _mcp_git_server() is None:
+        return "mcp-server-git is not installed (pip install mcp-server-git)"
+    return None
+
+
+def _mcp_git_server() -> str | None:
+    import shutil
+    import sys
+
+    path = shutil.which("mcp-server-git") or os.path.join(os.path.dirname(sys.executable), "mcp-server-git")
+    return path if os.path.exists(path) else None
+
+
+def _mcp_git_tasks(folder: Path) -> dict[str, Any]:
+    """A git repository with one commit, served by the real mcp-server-git, and two tasks on it."""
+    import subprocess
+
+    repo = folder / "repo"
+    repo.mkdir()
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Ada",
+        "GIT_AUTHOR_EMAIL": "ada@example.com",
+        "GIT_COMMITTER_NAME": "Ada",
+        "GIT_COMMITTER_EMAIL": "ada@example.com",
+    }
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "notes.txt").write_text("first line\n")
+    subprocess.run(["git", "-C", str(repo), "add", "notes.txt"], check=True, env=env)
+    subprocess.run(
+        ["git", "-C", str(repo), "commit", "-qm", "Add notes about the quokka"], check=True, env=env
+    )
+    (repo / "todo.txt").write_text("ship it\n")
+    tasks = [
+        {
+            "id": "last-commit",
+            "prompt": f"What is the message of the latest commit in {repo}?",
+            "gold_calls": [{"name": "git_log", "arguments": {"repo_path": str(repo)}}],
+            "required_outputs": ["quokka"],
+        },
+        {
+            "id": "untracked",
+            "prompt": f"Which file in {repo} is untracked?",
+            "gold_calls": [{"name": "git_status", "arguments": {"repo_path": str(repo)}}],
+            "required_outputs": ["todo.txt"],
+        },
+    ]
+    servers = [{"command": _mcp_git_server(), "args": ["--repository", str(repo)]}]
+    return {"servers": servers, "tasks": tasks}
+
+
 @dataclass
 class Family:
     env_id: str
@@ -82,6 +138,7 @@ FAMILIES = [
     Family("agentgym/SearchQA-v0", {"n_docs": 300, "n_questions": 20}),
     Family("agentgym/ToolUse-v0"),
     Family("agentgym/BFCL-v0"),
+    Family("agentgym/MCP-v0", {}, _mcp_git, setup=_mcp_git_tasks),
     Family("agentgym/Web-v0", {}, _chromium, (pytest.mark.browser,), _miniwob_oracle_tasks),
     Family(
         "agentgym/SWE-v0",
