@@ -1,0 +1,1 @@
+"""Example custom web task files (custom_tasks.jsonl, signup.html)."""
