@@ -108,7 +108,9 @@ class Judge:
         self.model: JudgeModel = resolve_model(model if model is not None else self.config.model)
         if cache is None:
             cache = self.config.cache and default_cache_enabled()
-        self.cache: JudgeCache | None = JudgeCache() if cache is True else (cache or None)
+        self.cache: JudgeCache | None = (
+            JudgeCache() if cache is True else cache if isinstance(cache, JudgeCache) else None
+        )
         override = self.config.prompt
         kind = self.config.kind
         self.template: PromptTemplate = get_template(

@@ -419,3 +419,12 @@ def test_load_judge_config_forms(tmp_path):
     assert load_judge_config(f"{path}#judge_correct")[1].kind == "reference"
     with pytest.raises(KeyError):
         load_judge_config(f"{path}#nope")
+
+
+def test_judge_uses_a_given_empty_cache_instance(scripted, tmp_path):
+    cache = JudgeCache(tmp_path / "given.sqlite")  # empty (len 0) but a cache all the same
+    model = scripted(lambda prompt: "Verdict: NO")
+    judge = Judge({"kind": "reference", "model": "x"}, model, cache=cache)
+    assert judge.cache is cache
+    judge.judge_one(Q, "52", "42")
+    assert judge.judge_one(Q, "52", "42").cached and len(model.requests) == 1 and len(cache) == 1
