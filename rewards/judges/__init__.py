@@ -52,6 +52,7 @@ _EXPORTS = {
     "EpisodeView": "runner",
     "EpisodeJudgments": "runner",
     "episode_view": "runner",
+    "episode_view_from_messages": "runner",
     "ProbeReport": "probe",
     "probe_judge": "probe",
     "load_probe_result": "probe",

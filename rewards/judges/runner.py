@@ -92,6 +92,16 @@ def episode_view(
     )
 
 
+def episode_view_from_messages(
+    messages: Sequence[Mapping[str, Any]], reference: str | None = None
+) -> EpisodeView:
+    """An `EpisodeView` from an OpenAI-style transcript (an env's `transcript`): the question is
+    the first user message, the steps are the assistant messages, the answer the last of them."""
+    question = next((str(m.get("content") or "") for m in messages if m.get("role") == "user"), "")
+    steps = [str(m.get("content") or "") for m in messages if m.get("role") == "assistant"]
+    return EpisodeView(question=question, answer=steps[-1] if steps else "", steps=steps, reference=reference)
+
+
 class JudgeRunner:
     """Builds the judges of a spec (or a mapping name -> JudgeConfig) and scores episodes."""
 

@@ -428,3 +428,18 @@ def test_judge_uses_a_given_empty_cache_instance(scripted, tmp_path):
     assert judge.cache is cache
     judge.judge_one(Q, "52", "42")
     assert judge.judge_one(Q, "52", "42").cached and len(model.requests) == 1 and len(cache) == 1
+
+
+def test_readme_yaml_example_is_a_valid_spec():
+    from pathlib import Path
+
+    import yaml
+
+    import agentgym.rewards.judges as judges_pkg
+
+    readme = (Path(judges_pkg.__file__).parent / "README.md").read_text()
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = RewardSpec.model_validate(yaml.safe_load(block))
+    assert set(spec.judges) == {"judge_correct", "style", "prm"}
+    assert [c.hard for c in spec.judges["style"].criteria] == [True, True, False, False]
+    assert spec.judges["prm"].scope == "step" and spec.levels[1].lazy
