@@ -11,6 +11,9 @@ can name models as strings:
 
 A batch of requests is sent concurrently (bounded by `max_concurrency`); the server batches them.
 Per-request failures come back as `JudgeOutput(error=...)`, never as exceptions or empty text.
+
+`JudgedEnv(env)` adds the judges of the env's reward spec (its ``judges:`` section) to a live
+agentgym env, until the core calls them itself (see the class).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import httpx
 
 from agentgym.rewards.judges.protocol import JudgeModel, JudgeOutput, JudgeRequest, register_model_factory
@@ -157,6 +161,80 @@ def make_judge_model(spec: str) -> JudgeModel:
 
     policy_spec = rest if kind == "policy" else spec
     return PolicyJudgeModel(make_policy(policy_spec), model_id=f"policy:{policy_spec}")
+
+
+class JudgedEnv(gym.Wrapper):
+    """Judges a live agentgym env's episodes with its reward spec's ``judges:``.
+
+    At the end of an episode the transcript becomes an `EpisodeView` (question: first user
+    message; steps: assistant messages; reference: the task's `reference_field`), step judges and
+    PRMs are scored eagerly, trajectory judges are passed lazily (a `lazy: true` level behind a
+    closed gate never calls its model), the episode is re-scored, and the last reward is
+    corrected so the episode's rewards sum to the judged return. `info` gets the judged `report`,
+    `judgments` (scores and rationales), `judge_step_components`, and `reward_invalid` (True when
+    a needed judgment timed out or failed).
+    """
+
+    def __init__(self, env: gym.Env, spec: Any = None, *, models: Any = None, runner: Any = None) -> None:
+        super().__init__(env)
+        from agentgym.rewards.judges import JudgeRunner
+
+        self.reward_spec = spec if spec is not None else env.unwrapped.reward_spec
+        self.runner = runner or JudgeRunner(self.reward_spec, models=models)
+        self._steps: list[dict[str, Any]] = []
+        self._emitted = 0.0
+
+    def reset(self, **kwargs: Any) -> Any:
+        self._steps = []
+        self._emitted = 0.0
+        return self.env.reset(**kwargs)
+
+    def _reference(self) -> str | None:
+        task = getattr(self.env.unwrapped, "task", None)
+        fields = {c.reference_field for c in self.runner.configs.values()}
+        for name in fields:
+            for source in (task, getattr(task, "metadata", None) or {}):
+                value = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
+                if value is not None:
+                    return str(value)
+        return None
+
+    def step(self, action: Any) -> Any:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._steps.append(dict(info.get("components") or {}))
+        self._emitted += float(reward)
+        if not (terminated or truncated):
+            return obs, reward, terminated, truncated, info
+        from agentgym.rewards.judges import episode_view_from_messages
+
+        view = episode_view_from_messages(self.env.unwrapped.transcript, self._reference())
+        steps = [dict(c) for c in self._steps]
+        judgments: dict[str, Any] = {}
+        invalid = bool(info.get("reward_invalid"))
+        step_extra: list[dict[str, float]] = [{} for _ in steps]
+        if self.runner.has_step_judges and not invalid:
+            judged = self.runner.score([view], scope="step")[0]
+            judgments.update(judged.judgments)
+            invalid = invalid or judged.invalid
+            if len(judged.steps) == len(steps):
+                step_extra = judged.steps
+        steps = [{**a, **b} for a, b in zip(steps, step_extra, strict=True)]
+        trajectory = dict(info.get("trajectory_components") or {})
+        lazy = self.runner.lazy_components(view, judgments) if not invalid else {}
+        mode = getattr(self.env.unwrapped.reward_spec, "mode", None)
+        report = self.reward_spec.score(steps, {**trajectory, **lazy}, reward_invalid=invalid, mode=mode)
+        resolved = {k: v["score"] for k, v in judgments.items() if isinstance(v, dict) and v.get("valid")}
+        reward = float(reward) + report.return_ - self._emitted
+        self._emitted = report.return_
+        info = {
+            **info,
+            "report": report,
+            "judgments": judgments,
+            "judge_step_components": step_extra,
+            "trajectory_components": {**trajectory, **resolved},
+            "reward_invalid": report.reward_invalid,
+        }
+        return obs, reward, terminated, truncated, info
 
 
 for _prefix in ("vllm", "openai", "hf", "policy", "vllm-engine", "smollm2"):

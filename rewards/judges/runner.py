@@ -137,11 +137,16 @@ class JudgeRunner:
             self.judges[name] = judge
 
     # ------------------------------------------------------------------ eager
-    async def ascore(self, episodes: Sequence[EpisodeView]) -> list[EpisodeJudgments]:
-        """Every judge over every episode, batched; groups (by group_id) for pairwise/group kinds."""
+    async def ascore(
+        self, episodes: Sequence[EpisodeView], scope: str | None = None
+    ) -> list[EpisodeJudgments]:
+        """Every judge (of `scope`, when given) over every episode, batched; groups (by group_id)
+        for pairwise/group kinds. PRMs count as step scope."""
         out = [EpisodeJudgments(steps=[{} for _ in e.steps]) for e in episodes]
         for name, judge in self.judges.items():
             config = judge.config
+            if scope is not None and config.scope != scope:
+                continue
             if config.kind in ("pairwise", "group"):
                 order: dict[str | None, list[int]] = {}
                 for index, episode in enumerate(episodes):
@@ -171,6 +176,8 @@ class JudgeRunner:
         for name, prm in self.prms.items():
             import asyncio
 
+            if scope == "trajectory":
+                break
             scores = await asyncio.to_thread(prm.score_episodes, [(e.question, e.steps) for e in episodes])
             for index, values in enumerate(scores):
                 for t, value in enumerate(values):
@@ -178,8 +185,12 @@ class JudgeRunner:
                 out[index].judgments[name] = [{"score": float(v), "valid": True} for v in values]
         return out
 
-    def score(self, episodes: Sequence[EpisodeView]) -> list[EpisodeJudgments]:
-        return run_sync(self.ascore(episodes))
+    def score(self, episodes: Sequence[EpisodeView], scope: str | None = None) -> list[EpisodeJudgments]:
+        return run_sync(self.ascore(episodes, scope))
+
+    @property
+    def has_step_judges(self) -> bool:
+        return bool(self.prms) or any(j.config.scope == "step" for j in self.judges.values())
 
     @staticmethod
     def _put_trajectory(target: EpisodeJudgments, name: str, judgment: Judgment) -> None:
