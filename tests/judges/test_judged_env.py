@@ -61,3 +61,14 @@ def test_judged_env_failed_judge_marks_episode_invalid(scripted):
     total, info = _run(env, ["submit"])
     assert info["reward_invalid"] and info["report"].reward_invalid and total == 0.0
     env.close()
+
+
+def test_any_policy_is_a_judge_model():
+    from agentgym.rewards.judges import Judge, JudgeModel, resolve_model
+
+    model = resolve_model("policy:scripted:Verdict: YES|Verdict: NO|I am not sure")
+    assert isinstance(model, JudgeModel) and model.model_id.startswith("policy:scripted")
+    judge = Judge({"kind": "reference", "model": "unused", "cache": False}, model)
+    results = [judge.judge_one("What is 17 + 25?", "42", "42") for _ in range(3)]
+    assert [r.score for r in results] == [1.0, 0.0, None]
+    assert not results[2].valid and model.calls == 3
