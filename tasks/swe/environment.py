@@ -73,7 +73,7 @@ def prepare_pristine(sb: DriverSandbox, archive: Path) -> str:
     return out.strip().splitlines()[-1]
 
 
-def ensure_package_image(archive: Path, image: str, *, log=lambda m: None) -> str:
+def ensure_package_image(archive: Path | None, image: str, *, log=lambda m: None) -> str:
     """Build the package image (base image + pristine repo) unless it exists; returns its pristine commit."""
     from agentgym.sandbox.docker_backend import DockerSandbox, docker_client
 
@@ -83,6 +83,8 @@ def ensure_package_image(archive: Path, image: str, *, log=lambda m: None) -> st
         return (img.labels or {}).get("agentgym.pristine_commit", "")
     except Exception:  # noqa: BLE001 - not found
         pass
+    if not archive or not Path(archive).is_file():
+        raise SandboxError(f"image {image} is missing and there is no source archive to build it from ({archive})")
     log(f"building image {image} from {Path(archive).name}")
     sb = DockerSandbox()
     try:
@@ -125,7 +127,8 @@ def eval_script(inst: SWEInstance, restore: list[str], timeout: float) -> str:
     if inst.test_patch:
         lines.append("git apply --whitespace=nowarn /tmp/agentgym-test.patch || echo '>>>>> Patch Apply Failed'")
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in inst.test_env.items())
-    files = " ".join(shlex.quote(f) for f in inst.test_files)
+    test_files = inst.test_files or sorted({t.split("::")[0] for t in inst.FAIL_TO_PASS + inst.PASS_TO_PASS})
+    files = " ".join(shlex.quote(f) for f in test_files)
     lines += [
         "echo '>>>>> Start Test Output'",
         f"env {env} timeout -s KILL {int(timeout)} {inst.test_cmd} {files} 2>&1",

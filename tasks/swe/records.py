@@ -62,7 +62,9 @@ class SWEInstance(BaseModel):
     def _json_list(cls, v: Any) -> Any:
         return json.loads(v) if isinstance(v, str) else v
 
-    def archive_path(self, base_dir: Path | None = None) -> Path:
+    def archive_path(self, base_dir: Path | None = None) -> Path | None:
+        if not self.source_archive:
+            return None  # a prebuilt image (`image`) holds the repository
         p = Path(self.source_archive)
         if p.is_absolute():
             return p
