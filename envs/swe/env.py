@@ -146,16 +146,16 @@ class SWEEnv(AgentEnv):
         if task_id not in self._instances:
             raise TaskError(f"unknown SWE task {task_id!r} ({len(self._ids)} tasks; see env.unwrapped.task_ids())")
         inst = self._instances[task_id]
-        self._release_sandbox()
-        self.sandbox = self._sandbox_for(inst)
-        prepared = getattr(self.sandbox, "prepared_for", None)
-        if prepared != inst.instance_id:
-            if prepared is not None:  # prepared for another task of the same package: back to pristine
-                code, out = self.sandbox.run(
-                    f"cd /testbed && git reset -q --hard {inst.environment_setup_commit} && git clean -qfdx", timeout=60)
-                if code != 0:
-                    raise SandboxError(f"could not reset the repository: {out[-500:]}")
-            setup_base(self.sandbox, inst)
+        for attempt in range(3):  # a pooled container may have died while idle: take another
+            self._release_sandbox()
+            try:
+                self.sandbox = self._sandbox_for(inst)
+                self._prepare(self.sandbox, inst)
+                break
+            except SandboxError:
+                if attempt == 2:
+                    self._release_sandbox()
+                    raise
         self.instance = inst
         self.submitted = False
         self.last_grade = None
@@ -167,6 +167,20 @@ class SWEEnv(AgentEnv):
         task = SWETask(id=inst.instance_id, prompt=prompt, repo=inst.repo, instance=inst,
                        metadata={"repo": inst.repo, "version": inst.version, "base_commit": inst.base_commit})
         return EpisodeStart(task=task, prompt=prompt, system_prompt=SYSTEM_PROMPT)
+
+    @staticmethod
+    def _prepare(sb: DriverSandbox, inst: SWEInstance) -> None:
+        prepared = getattr(sb, "prepared_for", None)
+        if prepared == inst.instance_id:
+            if not sb.ping():  # prepared in the background, then died while idle
+                raise SandboxError("pooled sandbox is dead")
+            return
+        if prepared is not None:  # prepared for another task of the same package: back to pristine
+            code, out = sb.run(
+                f"cd /testbed && git reset -q --hard {inst.environment_setup_commit} && git clean -qfdx", timeout=60)
+            if code != 0:
+                raise SandboxError(f"could not reset the repository: {out[-500:]}")
+        setup_base(sb, inst)
 
     def _release_sandbox(self) -> None:
         sb, self.sandbox = self.sandbox, None

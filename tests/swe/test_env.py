@@ -269,3 +269,21 @@ def test_local_backend_gold_resolves(mini_tasks):
         assert info["trajectory_components"]["outcome"] == "tests_pass"
     finally:
         env.close()
+
+
+def test_reset_recovers_from_a_pooled_container_that_died(mini_tasks):
+    path, instances, _ = mini_tasks
+    before = _labelled()
+    env = make_env(path, pool_size=1)
+    try:
+        inst = instances[0]
+        env.reset(options={"task_id": inst.instance_id})
+        pool = env._pools[inst.image]
+        pool.wait_ready(60)
+        for box in list(pool._ready):
+            box.container.kill()
+        env.reset(options={"task_id": inst.instance_id})
+        assert env.unwrapped.sandbox.run("git rev-parse HEAD").output.strip() == inst.base_commit
+    finally:
+        env.close()
+    assert _wait_no_new(before) == set()
