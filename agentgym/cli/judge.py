@@ -36,15 +36,20 @@ ModelOpt = Annotated[
 ]
 
 
-def _build_judge(judge: str, model: str | None, cache: bool):
+def _build_judge(judge: str, model: str | None, cache: bool, timeout: float | None = None):
     import agentgym.baselines.judge_backends  # noqa: F401  (registers model strings)
-    from agentgym.rewards.judges import Judge, load_judge_config
+    from agentgym.rewards.judges import Judge, JudgeConfig, load_judge_config
 
     name, config = load_judge_config(judge)
+    updates: dict = {}
     if model:
-        config = config.model_copy(update={"model": model})
+        updates["model"] = model
+    if timeout is not None:
+        updates["timeout_s"] = timeout
     if not cache:
-        config = config.model_copy(update={"cache": False})
+        updates["cache"] = False
+    if updates:
+        config = JudgeConfig.model_validate({**config.model_dump(), **updates})
     return Judge(config, name=name)
 
 
@@ -61,12 +66,15 @@ def probe(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write the full report (with cases) as JSON")
     ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="seconds per batch of judge calls (overrides timeout_s)")
+    ] = None,
 ) -> None:
     """Run the robustness probe: master-key inputs, length/format perturbations, position swaps."""
     from agentgym.rewards.judges.probe import probe_judge, save_probe_result
 
     with cli_errors():
-        built = _build_judge(judge, model, cache)
+        built = _build_judge(judge, model, cache, timeout)
         report = probe_judge(built, n_items=items)
         console.print(report.summary(), highlight=False, soft_wrap=True)
         if save:

@@ -118,8 +118,14 @@ class ProbeReport:
             lines.append(
                 f"  position consistency: {pct(self.position_consistency)}; 'A' chosen: {pct(self.position_bias_a)}"
             )
+        errors: dict[str, int] = {}
+        for case in self.cases:
+            if case.get("error"):
+                errors[case["error"]] = errors.get(case["error"], 0) + 1
+        common = max(errors.items(), key=lambda kv: kv[1]) if errors else None
+        reason = f" (most often: {common[0]!r} x{common[1]})" if common else ""
         lines.append(
-            f"  invalid verdicts: {pct(self.invalid_rate)}; blocked by pre-gates: {self.blocked_by_pregate}"
+            f"  invalid verdicts: {pct(self.invalid_rate)}{reason}; blocked by pre-gates: {self.blocked_by_pregate}"
         )
         return "\n".join(lines)
 
