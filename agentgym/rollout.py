@@ -195,6 +195,8 @@ class EpisodeRunner:
             )
         )
         self.messages.extend(_conversation_update(message, observation, info))
+        if info.get("tools"):  # an env may change the toolset mid-episode (BFCL miss_func)
+            self.tools = info["tools"]
         if terminated or truncated:
             self.record.terminated = bool(terminated)
             self.record.truncated = bool(truncated)

@@ -17,7 +17,6 @@ from agentgym.cli.common import (
     cli_errors,
     console,
     err_console,
-    fail,
     make_policy,
     parse_env_args,
 )
@@ -210,69 +209,105 @@ def evaluate(
             console.print(f"trajectories: {out}  (agentgym replay {out})")
 
 
-def _load_records(path: Path) -> list[Any]:
-    from agentgym.trajectory import read_trajectories
-
-    if not path.exists():
-        fail(f"trajectory file not found: {path}")
-    result = read_trajectories(path)
-    for problem in result.problems:
-        err_console.print(f"[yellow]warning:[/] {path}:{problem.line_no}: {problem.error}", highlight=False)
-    if not result.records:
-        fail(f"{path} holds no readable episode")
-    return result.records
-
-
 @app.command()
 def replay(
-    path: Annotated[Path, typer.Argument(help="trajectory file")],
+    path: Annotated[Path, typer.Argument(help="trajectory file (JSONL) or a folder of them")],
     episode: Annotated[int | None, typer.Option("--episode", "-i", help="episode index (0-based)")] = None,
-    limit: Annotated[int, typer.Option(help="max characters shown per action/observation (0 = all)")] = 2000,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="failed | passed | invalid | stalled | truncated | task=ID | outcome=LABEL | env=ID "
+            "(repeatable or comma-separated; a leading ! negates)",
+        ),
+    ] = None,
+    plain: Annotated[
+        bool | None,
+        typer.Option("--plain/--interactive", help="plain text (the default when not on a TTY) or the viewer"),
+    ] = None,
+    reexec: Annotated[
+        bool,
+        typer.Option("--reexec", help="re-run the recorded actions in a fresh env; report the first divergence"),
+    ] = False,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="with --reexec: field or component name left out of the comparison"),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="with --reexec: write per-episode results as JSON")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="plain mode: max characters per action/observation (0 = all)")] = 2000,
 ) -> None:
-    """Show recorded episodes turn by turn: action, observation, components, gate states, report."""
-    from agentgym.cli.render import print_episode
+    """Browse recorded episodes (interactive on a TTY), print them, or re-execute them (--reexec).
 
-    with cli_errors():
-        records = _load_records(path)
-        indices = range(len(records)) if episode is None else [episode]
-        for index in indices:
-            if not 0 <= index < len(records):
-                fail(f"episode {index} out of range (file has {len(records)})")
-            print_episode(console, records[index], index, limit=limit)
+    Viewer keys: left/right turn, up/down scroll, n/p episode, f filter, t tokens, ? help, q quit.
+    --reexec exits 1 when any episode diverges from its record (or its replay crashes).
+    """
+    from agentgym.replay.cli import replay_command
+
+    code = replay_command(
+        path,
+        episode=episode,
+        filters=filter_,
+        plain=plain,
+        reexec=reexec,
+        ignore=ignore,
+        json_out=json_out,
+        limit=limit,
+        console=console,
+        err_console=err_console,
+    )
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
 def rescore(
-    path: Annotated[Path, typer.Argument(help="trajectory file")],
-    reward: Annotated[str, typer.Option("--reward", "-r", help="gated | direct | outcome | spec YAML")],
+    path: Annotated[Path, typer.Argument(help="trajectory file (JSONL) or a folder of them")],
+    reward: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reward",
+            "-r",
+            help="gated | direct | outcome | spec YAML (repeatable; default: each episode's recorded spec)",
+        ),
+    ] = None,
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sweep",
+            "-s",
+            help="PATH=a,b,c over spec fields: gate.threshold=0,0.1,0.5 (the top gate), "
+            "levels.1.gate.threshold=..., outcome.weight=..., mode=gated,direct (repeatable: a grid)",
+        ),
+    ] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", "-f", help="only episodes matching (as in replay)")
+    ] = None,
+    per_episode: Annotated[
+        bool | None,
+        typer.Option("--per-episode/--summary", help="a row per episode (default: only for a single spec)"),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the rows, with per-episode returns, as JSON")
+    ] = None,
 ) -> None:
-    """Re-score stored episodes under another reward spec, without running any env."""
-    from rich.table import Table
+    """Re-score stored episodes under other reward specs and gate thresholds, without running any env."""
+    from agentgym.replay.cli import rescore_command
 
-    from agentgym.rewards import RewardSpec, resolve_spec
-
-    with cli_errors():
-        records = _load_records(path)
-        table = Table(show_edge=False)
-        for column in ("#", "task", "old return", "new return", "gated", "direct", "outcome"):
-            table.add_column(column, justify="right")
-        for index, record in enumerate(records):
-            old_spec = RewardSpec.model_validate(record.reward_spec)
-            spec = resolve_spec(reward, default=old_spec)
-            report = spec.score(
-                record.step_components, record.trajectory_components, reward_invalid=record.reward_invalid
-            )
-            old = record.report.return_ if record.report is not None else float("nan")
-            table.add_row(
-                str(index),
-                record.task_id,
-                f"{old:g}",
-                f"{report.return_:g}",
-                f"{report.return_gated:g}",
-                f"{report.return_direct:g}",
-                f"{report.return_outcome:g}",
-            )
-        console.print(table)
+    code = rescore_command(
+        path,
+        rewards=reward,
+        sweeps=sweep,
+        filters=filter_,
+        per_episode=per_episode,
+        json_out=json_out,
+        console=console,
+        err_console=err_console,
+    )
+    if code:
+        raise typer.Exit(code)
 
 
 @train_app.command("toy")
