@@ -134,6 +134,7 @@ class EpisodeRunner:
             env_kwargs=dict(env_kwargs or {}),
             task_id=job.task_id or "",
             seed=job.seed,
+            reset_options=dict(self.options),
             group_id=job.group_id,
             sample_index=job.sample_index,
             policy=policy_info,

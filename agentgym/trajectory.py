@@ -70,6 +70,7 @@ class EpisodeRecord(BaseModel):
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
     task_id: str
     seed: int | None = None
+    reset_options: dict[str, Any] = Field(default_factory=dict)
     group_id: str | None = None
     sample_index: int = 0
     policy: dict[str, Any] = Field(default_factory=dict)

@@ -60,9 +60,15 @@ def test_episode_whose_task_the_env_drew_reproduces():
     finally:
         env.close()
     assert record.trajectory_components["outcome"] == "tests_pass"
+    assert record.reset_options == {}  # the exact reset options are recorded: replay needs no guess
     result = reexec_result(record)
+    assert result.ok and not result.notes, (result.divergence, result.notes)
+    # a record from before `reset_options` existed: forcing the task skips the env's task draw,
+    # shifts its RNG and flips the pass draw; the retry without a forced task fixes it
+    legacy = record.model_copy()
+    del legacy.__dict__["reset_options"]
+    result = reexec_result(legacy)
     assert result.ok, result.divergence
-    # forcing the task skips the env's task draw, shifts its RNG and flips the pass draw; the retry fixes it
     assert result.notes and "no task_id forced" in result.notes[0]
 
 
