@@ -62,7 +62,8 @@ class GRPOConfig:
     temperature: float = 1.0
     action_words: list[str] | None = None  # constrained decoding to these words (+ end token)
     system_prompt: str | None = None  # the agent's own system prompt (replaces the env's)
-    rollout_backend: str = "local"  # local | vllm
+    rollout_backend: str = "local"  # local | vllm | ray
+    ray_workers: int = 2
     # optimisation
     learning_rate: float = 1e-5
     weight_decay: float = 0.0
@@ -394,6 +395,7 @@ class GRPOTrainer:
         self.metrics = MetricsLog(self.out_dir / "metrics.jsonl", console=console)
         self._policy = None
         self._vllm = None
+        self._ray_pool = None
         self.history: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ helpers
@@ -454,21 +456,50 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ rollouts
     def collect(self, step: int) -> list[EpisodeRecord]:
-        import gymnasium as gym
-
-        from agentgym.rollout import arun_episodes, plan_jobs
+        from agentgym.rollout import plan_jobs
 
         cfg = self.config
         seed = self._step_seed(step)
-        policy = self.policy()
-        if hasattr(policy, "reseed"):
+        policy = None if cfg.rollout_backend == "ray" else self.policy()
+        if policy is not None and hasattr(policy, "reseed"):
             policy.reseed(seed)
-        if hasattr(policy, "reset_cache"):
+        if policy is not None and hasattr(policy, "reset_cache"):
             policy.reset_cache()
         jobs = plan_jobs(self._task_ids(), episodes=cfg.groups_per_step, group_size=cfg.group_size, seed=seed)
         env_kwargs = self._env_kwargs()
         out = self.out_dir / "rollouts.jsonl" if cfg.keep_rollouts else None
-        records = asyncio.run(
+        if cfg.rollout_backend == "ray":
+            records = self._ray(env_kwargs).collect(jobs, seed)
+        else:
+            records = self._local_rollouts(policy, jobs, env_kwargs, step)
+        if out is not None:
+            with TrajectoryWriter(out, fsync=False) as writer:
+                for record in records:
+                    record.policy["train_step"] = step
+                    writer.write(record)
+        return records
+
+    def _ray(self, env_kwargs: dict[str, Any]) -> Any:
+        from agentgym.baselines.train.ray_rollout import RayRolloutPool
+
+        first = self._ray_pool is None
+        if first:
+            cfg = self.config
+            self._ray_pool = RayRolloutPool(
+                cfg.env_id, env_kwargs=env_kwargs, model_spec=cfg.model, num_workers=cfg.ray_workers, seed=cfg.seed,
+                policy_kwargs={"max_new_tokens": cfg.max_new_tokens, "temperature": cfg.temperature,
+                               "action_words": cfg.action_words, "system_prompt": cfg.system_prompt},
+            )
+        self._ray_pool.sync(self.model, trainable_only=not first)
+        return self._ray_pool
+
+    def _local_rollouts(self, policy: Any, jobs: list, env_kwargs: dict[str, Any], step: int) -> list[EpisodeRecord]:
+        import gymnasium as gym
+
+        from agentgym.rollout import arun_episodes
+
+        cfg = self.config
+        return asyncio.run(
             arun_episodes(
                 lambda: gym.make(cfg.env_id, **env_kwargs),
                 policy,
@@ -481,12 +512,6 @@ class GRPOTrainer:
                 run_id=f"{self.out_dir.name}-step{step}",
             )
         )
-        if out is not None:
-            with TrajectoryWriter(out, fsync=False) as writer:
-                for record in records:
-                    record.policy["train_step"] = step
-                    writer.write(record)
-        return records
 
     # ------------------------------------------------------------------ update
     def _prepare(self, records: list[EpisodeRecord]) -> list[tuple[EpisodeSequences, list[float]]]:
