@@ -109,7 +109,7 @@ def list_suites() -> None:
     from agentgym.envs.web.miniwob import EXCLUDED, ORACLES, all_task_names, playable_task_names
 
     console.print(f"miniwob: {len(playable_task_names())} playable of {len(all_task_names())} "
-                  f"({len(EXCLUDED)} need coordinates/drag/hover), {len(ORACLES)} with oracles")
+                  f"({len(EXCLUDED)} excluded: coordinates, drag, hover, selection, visual-only), {len(ORACLES)} with oracles")
     for name in ("shop", "booking", "mail"):
         console.print(f"{name}: {len(AppSuite(name).task_ids())} generated tasks (num_tasks=N for more)")
     console.print("custom: suite='custom', task_file=PATH (validate with `agentgym tasks web validate PATH`)")
