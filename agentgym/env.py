@@ -76,9 +76,9 @@ class AgentEnv(gym.Env[str, str]):
             raise ValueError("max_turns must be >= 1")
         default = self.default_reward if self.default_reward is not None else "gated"
         self.reward_spec: RewardSpec = resolve_spec(reward, default=default)
-        for message in check_dominance(
-            self.reward_spec, dict(self.component_bounds), self.max_turns, strict=strict_reward
-        ):
+        bounds = {name: (0.0, 1.0) for name in getattr(self.reward_spec, "judges", None) or {}}  # judges score in [0, 1]
+        bounds.update(self.component_bounds)
+        for message in check_dominance(self.reward_spec, bounds, self.max_turns, strict=strict_reward):
             warnings.warn(f"{type(self).__name__}: {message}", RewardSpecWarning, stacklevel=2)
         self.emission = emission
         self.render_mode = render_mode
@@ -268,6 +268,9 @@ class AgentEnv(gym.Env[str, str]):
                 infra_error = exc
         invalid = infra_error is not None
         report, correction = self._tracker.finish(trajectory, reward_invalid=invalid)
+        if report.reward_invalid and not invalid:  # a component failed at scoring time (e.g. a judge timed out)
+            invalid = True
+            infra_error = InfrastructureError("; ".join(report.warnings) or "a reward component was unavailable")
         metrics = {} if invalid else self._episode_metrics(trajectory)
         self.last_report = report
         info.update(

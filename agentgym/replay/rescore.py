@@ -169,6 +169,13 @@ class _SpecCache:
 
 def rescore_record(record: EpisodeRecord, spec: RewardSpec) -> RewardReport:
     """The report `spec` gives this episode's stored components (what the env computes live)."""
+    if getattr(spec, "judges", None) and not all(
+        name in record.trajectory_components or any(name in c for c in record.step_components) for name in spec.judges
+    ):
+        raise ValueError(
+            f"spec {spec.name!r} has judges ({', '.join(spec.judges)}) whose scores are not stored in the record: "
+            "re-score with `agentgym judge rescore`, which runs the judge models"
+        )
     return spec.score(
         record.step_components, record.trajectory_components, reward_invalid=record.reward_invalid
     )
