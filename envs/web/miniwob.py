@@ -43,7 +43,7 @@ EPISODE_MAX_TIME_MS = 3_600_000
 START_JS = (
     "(seed) => { Math.seedrandom(seed); core.EPISODE_MAX_TIME = "
     + str(EPISODE_MAX_TIME_MS)
-    + "; core.startEpisodeReal(); return true; }"
+    + "; core.startEpisodeReal(); return [WOB_TASK_READY, core.getUtterance()]; }"
 )
 
 STATE_JS = "() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON, WOB_TASK_READY]"
@@ -96,13 +96,13 @@ class MiniWoBSuite(Suite):
 
     def start(self, env: Any, page: Any, task: WebTask, seed: int) -> WebTask:
         page.goto(task.start_url, wait_until="load")
-        page.evaluate(START_JS, seed)
+        ready, utterance = page.evaluate(START_JS, seed)
         deadline = time.monotonic() + 2.0
-        while not page.evaluate("() => WOB_TASK_READY"):
+        while not ready:  # tasks that build their problem asynchronously
             if time.monotonic() > deadline:
                 raise InfrastructureError(f"MiniWoB task {task.id} did not become ready")
             time.sleep(0.02)
-        utterance = page.evaluate("() => core.getUtterance()")
+            ready, utterance = page.evaluate("() => [WOB_TASK_READY, core.getUtterance()]")
         if isinstance(utterance, dict):  # some tasks return {utterance, fields} (as miniwob's own env handles)
             utterance = utterance.get("utterance", "")
         return task.model_copy(update={"prompt": utterance, "metadata": {**task.metadata, "seed": seed}})
