@@ -99,7 +99,10 @@ def _layout(sb: DriverSandbox) -> tuple[list[str], list[str], dict[str, str]]:
         )
     ]
     sources = [f for f in sources if PurePosixPath(f).name not in SKIP_SOURCE]
-    env = {"PYTHONPATH": "src"} if any(f.startswith("src/") for f in sources) else {}
+    # a fixed hash seed: parametrized test ids built from sets/dicts must not change between runs
+    env = {"PYTHONHASHSEED": "0"}
+    if any(f.startswith("src/") for f in sources):
+        env["PYTHONPATH"] = "src"
     return sources, tests, env
 
 
