@@ -30,9 +30,10 @@ def test_trl_grpo_trainer_trains_one_step_on_agentgym_rollouts(tmp_path, tokeniz
     from agentgym.baselines.train.trl_adapter import make_trl_trainer
 
     def length_reward(prompts=None, completions=None, completion_ids=None, **kwargs):
-        # a random tiny model never produces a valid action, so every agentgym return is equal; this
-        # second reward (episode token count) gives the group a spread, hence a gradient
-        return [float(len(ids)) for ids in completion_ids]
+        # a random tiny model never produces a valid action, so every agentgym return is equal (and
+        # so is the episode length); this second reward, a hash of the sampled tokens, gives the
+        # group a spread, hence a nonzero advantage and a gradient
+        return [float(sum(ids) % 97) for ids in completion_ids]
 
     model = tiny_model(tokenizer, seed=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}

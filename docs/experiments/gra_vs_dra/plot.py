@@ -58,9 +58,11 @@ def main() -> None:
         if arm not in runs:
             continue
         seeds = runs[arm]
+        arm_steps = min(len(rows) for rows in seeds.values())
         for ax, (key, title) in zip(axes.flat, PANELS, strict=True):
-            matrix = np.array([[r.get(key, np.nan) for r in rows[:steps]] for rows in seeds.values()], dtype=float)
-            x = np.arange(steps)
+            matrix = np.array([[r.get(key, np.nan) for r in rows[:arm_steps]] for rows in seeds.values()], dtype=float)
+            x = np.arange(arm_steps)
+            ax.axvline(steps - 1, color="gray", linestyle="--", linewidth=0.8)
             for row in matrix:
                 ax.plot(x, row, color=COLORS[arm], alpha=0.25, linewidth=1)
             ax.plot(x, np.nanmean(matrix, axis=0), color=COLORS[arm], linewidth=2.2, label=arm)
@@ -75,8 +77,8 @@ def main() -> None:
             cells.append(f"{first:.2f} -> {last:.2f}")
         summary.append(f"| {arm} | {len(seeds)} | {steps} | " + " | ".join(cells) + " |")
     axes.flat[0].legend()
-    fig.suptitle(f"SmolLM2-135M-Instruct, StallOrSubmit (text, 5 turns), GRPO, {steps} steps x 8 episodes; "
-                 "thin: seeds, thick: mean", fontsize=11)
+    fig.suptitle("SmolLM2-135M-Instruct, StallOrSubmit (text, 5 turns), GRPO, 8 episodes/step; thin: seeds, "
+                 f"thick: mean; dashed: common budget ({steps} steps)", fontsize=11)
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_dir / "metrics.png", dpi=110)
