@@ -180,20 +180,25 @@ class VLLMServer:
         return _tail(self.log_path, n) if self.log_path else ""
 
     def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM the whole process group (server and engine workers), SIGKILL what is left after
+        `grace` seconds; returns once no process of the group remains."""
         proc = self.process
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        if proc is not None:
+            deadline = time.monotonic() + grace
+            _signal_group(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                pass
+            while _group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)  # engine workers exit after the API server
+            if _group_alive(proc.pid) or proc.poll() is None:
+                _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+                for _ in range(50):
+                    if not _group_alive(proc.pid):
+                        break
+                    time.sleep(0.1)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -210,3 +215,20 @@ class VLLMServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
