@@ -55,10 +55,12 @@ def bench_round_trip(n: int) -> None:
         sb.run("seq 1 200000 >/dev/null; head -c 1000000 /dev/urandom | base64 | head -c 20000")
         big = time.perf_counter() - big
     o, s, c = statistics.median(ours), statistics.median(sdk), statistics.median(cli)
-    print(f"[round trip] ours run('true')    p50 {ms(o)}  p90 {ms(pct(ours, .9))}   (n={n})")
-    print(f"[round trip] SDK exec_run('true') p50 {ms(s)}  p90 {ms(pct(sdk, .9))}")
-    print(f"[round trip] docker exec CLI      p50 {ms(c)}  p90 {ms(pct(cli, .9))}")
-    print(f"[round trip] speed-up vs SDK exec_run: {s / o:.1f}x, vs docker exec CLI: {c / o:.1f}x   (goal >= 5x)")
+    print(f"[round trip] ours run('true')    p50 {ms(o)}  p90 {ms(pct(ours, 0.9))}   (n={n})")
+    print(f"[round trip] SDK exec_run('true') p50 {ms(s)}  p90 {ms(pct(sdk, 0.9))}")
+    print(f"[round trip] docker exec CLI      p50 {ms(c)}  p90 {ms(pct(cli, 0.9))}")
+    print(
+        f"[round trip] speed-up vs SDK exec_run: {s / o:.1f}x, vs docker exec CLI: {c / o:.1f}x   (goal >= 5x)"
+    )
     print(f"[round trip] 20 kB output command: {ms(big)}")
 
 
@@ -83,8 +85,10 @@ def bench_reset(n: int) -> None:
             warm.append(time.perf_counter() - t)
         sb.close()
     print(f"[reset] cold (new container)  p50 {ms(statistics.median(cold))}")
-    print(f"[reset] warm pool             p50 {ms(statistics.median(warm))}  p90 {ms(pct(warm, .9))}  "
-          f"-> {statistics.median(cold) / statistics.median(warm):.1f}x faster (goal: median <= 300 ms)")
+    print(
+        f"[reset] warm pool             p50 {ms(statistics.median(warm))}  p90 {ms(pct(warm, 0.9))}  "
+        f"-> {statistics.median(cold) / statistics.median(warm):.1f}x faster (goal: median <= 300 ms)"
+    )
 
 
 def build_minicalc_tasks(workdir: Path) -> Path:
@@ -123,10 +127,14 @@ def bench_env_reset(tasks: Path, n: int) -> None:
     same = measure(1, n, False)
     alt = measure(1, n, True)
     print(f"[SWE-v0 reset] cold (new container + task setup) p50 {ms(cold)}")
-    print(f"[SWE-v0 reset] warm pool, same task (GRPO group) p50 {ms(statistics.median(same))} "
-          f"p90 {ms(pct(same, .9))} -> {cold / statistics.median(same):.1f}x faster (goal: median <= 300 ms)")
-    print(f"[SWE-v0 reset] warm pool, task changes each time p50 {ms(statistics.median(alt))} "
-          f"p90 {ms(pct(alt, .9))} -> {cold / statistics.median(alt):.1f}x faster")
+    print(
+        f"[SWE-v0 reset] warm pool, same task (GRPO group) p50 {ms(statistics.median(same))} "
+        f"p90 {ms(pct(same, 0.9))} -> {cold / statistics.median(same):.1f}x faster (goal: median <= 300 ms)"
+    )
+    print(
+        f"[SWE-v0 reset] warm pool, task changes each time p50 {ms(statistics.median(alt))} "
+        f"p90 {ms(pct(alt, 0.9))} -> {cold / statistics.median(alt):.1f}x faster"
+    )
 
 
 def bench_parallel(tasks: Path, levels: list[int], episodes_per_env: int) -> None:
@@ -165,8 +173,10 @@ def bench_parallel(tasks: Path, levels: list[int], episodes_per_env: int) -> Non
             env.close()
         rate = done[0] / dt
         base = base or rate
-        print(f"[parallel] {k} env(s): {done[0]} gold episodes in {dt:.1f} s = {rate:.2f} episodes/s "
-              f"({rate / base:.2f}x of 1 env){'; FAILURES: ' + str(failures[:2]) if failures else ''}")
+        print(
+            f"[parallel] {k} env(s): {done[0]} gold episodes in {dt:.1f} s = {rate:.2f} episodes/s "
+            f"({rate / base:.2f}x of 1 env){'; FAILURES: ' + str(failures[:2]) if failures else ''}"
+        )
 
 
 def main() -> int:
@@ -179,7 +189,9 @@ def main() -> int:
         print(f"cannot benchmark: {reason}", file=sys.stderr)
         return 2
     n = 30 if args.quick else 200
-    print(f"sandbox benchmark ({'quick' if args.quick else 'full'}); machine load {Path('/proc/loadavg').read_text().split()[:3]}")
+    print(
+        f"sandbox benchmark ({'quick' if args.quick else 'full'}); machine load {Path('/proc/loadavg').read_text().split()[:3]}"
+    )
     bench_round_trip(n)
     bench_reset(10 if args.quick else 40)
     with tempfile.TemporaryDirectory() as tmp:

@@ -51,13 +51,24 @@ def doctor() -> None:
 
             t0 = time.monotonic()
             with DockerSandbox() as sb:
-                code, out = sb.run("python3 -c 'import pytest, sys; print(sys.version.split()[0], pytest.__version__)'")
-                net, _ = sb.run("python3 -c 'import socket; socket.create_connection((\"1.1.1.1\", 53), timeout=1)'")
-            line(code == 0 and net != 0, "docker sandbox",
-                 f"python/pytest {out.strip()}, network {'isolated' if net else 'REACHABLE'}, {time.monotonic() - t0:.2f} s")
+                code, out = sb.run(
+                    "python3 -c 'import pytest, sys; print(sys.version.split()[0], pytest.__version__)'"
+                )
+                net, _ = sb.run(
+                    "python3 -c 'import socket; socket.create_connection((\"1.1.1.1\", 53), timeout=1)'"
+                )
+            line(
+                code == 0 and net != 0,
+                "docker sandbox",
+                f"python/pytest {out.strip()}, network {'isolated' if net else 'REACHABLE'}, {time.monotonic() - t0:.2f} s",
+            )
             ok &= code == 0 and net != 0
         except Exception as exc:  # noqa: BLE001
-            line(False, "base image", f"{BASE_IMAGE} missing or broken ({exc}); run `agentgym sandbox build-base`")
+            line(
+                False,
+                "base image",
+                f"{BASE_IMAGE} missing or broken ({exc}); run `agentgym sandbox build-base`",
+            )
             ok = False
     except Exception as exc:  # noqa: BLE001
         line(False, "docker engine", str(exc))
@@ -67,9 +78,16 @@ def doctor() -> None:
     reason = bwrap_available()
     line(reason is None, "bubblewrap", reason or "usable (local backend)")
     ok &= reason is None
-    line(ROOTFS_DIR.joinpath("usr/bin/python3").exists(), "rootfs for local backend",
-         str(ROOTFS_DIR) if ROOTFS_DIR.exists() else f"{ROOTFS_DIR} missing (local backend falls back to host /usr)")
-    line(shutil.which("debootstrap") is not None, "debootstrap", shutil.which("debootstrap") or "not installed")
+    line(
+        ROOTFS_DIR.joinpath("usr/bin/python3").exists(),
+        "rootfs for local backend",
+        str(ROOTFS_DIR)
+        if ROOTFS_DIR.exists()
+        else f"{ROOTFS_DIR} missing (local backend falls back to host /usr)",
+    )
+    line(
+        shutil.which("debootstrap") is not None, "debootstrap", shutil.which("debootstrap") or "not installed"
+    )
     raise typer.Exit(0 if ok else 1)
 
 
@@ -88,4 +106,6 @@ def list_() -> None:
     from agentgym.sandbox.docker_backend import list_sandboxes
 
     for c in list_sandboxes():
-        typer.echo(f"{c.name}\t{c.status}\t{c.image.tags[0] if c.image.tags else c.image.id[:19]}\tpid={c.labels.get('agentgym.pid')}")
+        typer.echo(
+            f"{c.name}\t{c.status}\t{c.image.tags[0] if c.image.tags else c.image.id[:19]}\tpid={c.labels.get('agentgym.pid')}"
+        )

@@ -29,8 +29,9 @@ def build(
     failed = 0
     for spec in package:
         try:
-            report = build_package_tasks(spec, out.parent, seed=seed, max_tasks=max_tasks, max_tries=max_tries,
-                                         log=typer.echo)
+            report = build_package_tasks(
+                spec, out.parent, seed=seed, max_tasks=max_tasks, max_tries=max_tries, log=typer.echo
+            )
         except Exception as exc:  # noqa: BLE001 - one bad package must not stop the others
             typer.echo(f"{spec}: FAILED: {exc}", err=True)
             failed += 1
@@ -38,9 +39,13 @@ def build(
         if report.error:
             typer.echo(f"{spec}: skipped: {report.error}", err=True)
             failed += 1
-        typer.echo(f"{spec}: kept {len(report.kept)} of {report.tried} mutations tried "
-                   f"({report.baseline_tests} baseline tests, {report.seconds:.0f} s); rejected {report.rejected}")
-        instances = [i for i in instances if i.instance_id not in {k.instance_id for k in report.kept}] + report.kept
+        typer.echo(
+            f"{spec}: kept {len(report.kept)} of {report.tried} mutations tried "
+            f"({report.baseline_tests} baseline tests, {report.seconds:.0f} s); rejected {report.rejected}"
+        )
+        instances = [
+            i for i in instances if i.instance_id not in {k.instance_id for k in report.kept}
+        ] + report.kept
     write_instances(out, instances)
     typer.echo(f"wrote {len(instances)} tasks to {out}")
     raise typer.Exit(1 if failed == len(package) else 0)
@@ -75,10 +80,19 @@ def validate(
         results = list(ex.map(validate_instance, instances))
     for inst, v in zip(instances, results, strict=True):
         bad += not v.ok
-        gold = "error: " + v.error[:60] if v.error else ("resolved" if v.gold.resolved else v.gold.reason[:60])
+        gold = (
+            "error: " + v.error[:60] if v.error else ("resolved" if v.gold.resolved else v.gold.reason[:60])
+        )
         empty = "" if v.error else ("RESOLVED" if v.empty.resolved else "not resolved")
-        table.add_row(inst.instance_id, str(len(inst.FAIL_TO_PASS)), str(len(inst.PASS_TO_PASS)), gold, empty,
-                      f"{v.seconds:.1f}", "ok" if v.ok else "FAIL")
+        table.add_row(
+            inst.instance_id,
+            str(len(inst.FAIL_TO_PASS)),
+            str(len(inst.PASS_TO_PASS)),
+            gold,
+            empty,
+            f"{v.seconds:.1f}",
+            "ok" if v.ok else "FAIL",
+        )
     console.print(table)
     typer.echo(f"{len(instances) - bad}/{len(instances)} tasks valid")
     raise typer.Exit(1 if bad else 0)
@@ -90,5 +104,7 @@ def list_(file: Path = typer.Argument(None, help="task JSONL (default: the shipp
     from agentgym.tasks.swe.records import load_instances
 
     for inst in load_instances(file):
-        typer.echo(f"{inst.instance_id}\t{inst.repo}\t{inst.mutation.get('operator', '')}\t"
-                   f"{len(inst.FAIL_TO_PASS)}\t{len(inst.PASS_TO_PASS)}")
+        typer.echo(
+            f"{inst.instance_id}\t{inst.repo}\t{inst.mutation.get('operator', '')}\t"
+            f"{len(inst.FAIL_TO_PASS)}\t{len(inst.PASS_TO_PASS)}"
+        )

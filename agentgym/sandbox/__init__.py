@@ -1,8 +1,8 @@
 """Sandboxes for agent commands: the `Sandbox` protocol, a Docker backend and a bubblewrap backend.
 
-    from agentgym.sandbox import make_sandbox
-    with make_sandbox("docker") as sb:          # or "local" (bubblewrap)
-        code, out = sb.run("python3 -c 'print(1+1)'", timeout=10)
+from agentgym.sandbox import make_sandbox
+with make_sandbox("docker") as sb:          # or "local" (bubblewrap)
+    code, out = sb.run("python3 -c 'print(1+1)'", timeout=10)
 """
 
 from __future__ import annotations

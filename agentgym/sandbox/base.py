@@ -78,7 +78,9 @@ class DriverChannel:
     TimeoutError. One request at a time (a lock), so a sandbox may be shared by threads.
     """
 
-    def __init__(self, send: Callable[[bytes], None], recv: Callable[[float], bytes], describe: Callable[[], str]):
+    def __init__(
+        self, send: Callable[[bytes], None], recv: Callable[[float], bytes], describe: Callable[[], str]
+    ):
         self._send = send
         self._recv = recv
         self._describe = describe
@@ -110,10 +112,14 @@ class DriverChannel:
             line = self._readline(timeout)
         except TimeoutError:
             self.dead = "driver did not answer in time"
-            raise SandboxError(f"sandbox driver did not answer within {timeout:.0f} s ({self._describe()})") from None
+            raise SandboxError(
+                f"sandbox driver did not answer within {timeout:.0f} s ({self._describe()})"
+            ) from None
         except (EOFError, OSError) as exc:
             self.dead = "driver connection closed"
-            raise SandboxError(f"sandbox died: driver connection closed ({self._describe()}): {exc or 'EOF'}") from None
+            raise SandboxError(
+                f"sandbox died: driver connection closed ({self._describe()}): {exc or 'EOF'}"
+            ) from None
         try:
             return json.loads(line)
         except json.JSONDecodeError:
@@ -128,7 +134,9 @@ class DriverChannel:
                 self._send(json.dumps(payload).encode() + b"\n")
             except OSError as exc:
                 self.dead = "driver connection broken"
-                raise SandboxError(f"sandbox died: cannot send to driver ({self._describe()}): {exc}") from None
+                raise SandboxError(
+                    f"sandbox died: cannot send to driver ({self._describe()}): {exc}"
+                ) from None
             return self._read_reply(timeout)
 
 
@@ -146,8 +154,9 @@ class DriverSandbox:
             raise SandboxError("sandbox is closed")
         return self._channel
 
-    def run_detailed(self, cmd: str, timeout: float | None = None, *, head: int | None = None,
-                     tail: int | None = None) -> CommandDetail:
+    def run_detailed(
+        self, cmd: str, timeout: float | None = None, *, head: int | None = None, tail: int | None = None
+    ) -> CommandDetail:
         """Run `cmd`; keeps `head` + `tail` bytes of output (defaults: the sandbox's limits)."""
         timeout = float(timeout if timeout is not None else self.default_timeout)
         head = self.head_bytes if head is None else head
@@ -163,8 +172,13 @@ class DriverSandbox:
         output = format_output(head, tail, int(resp["dropped"]))
         if resp["timed_out"]:
             output += f"\n[command timed out after {timeout:g} s; its process group was killed]"
-        return CommandDetail(int(resp["exit_code"]), output, bool(resp["timed_out"]), int(resp["dropped"]),
-                             float(resp["duration"]))
+        return CommandDetail(
+            int(resp["exit_code"]),
+            output,
+            bool(resp["timed_out"]),
+            int(resp["dropped"]),
+            float(resp["duration"]),
+        )
 
     def run(self, cmd: str, timeout: float | None = None) -> CommandResult:
         d = self.run_detailed(cmd, timeout)
@@ -183,7 +197,9 @@ class DriverSandbox:
             raise FileNotFoundError(f"cannot write {path}: {resp.get('error')}")
 
     def read_file(self, path: str, limit: int | None = None) -> bytes:
-        resp = self._ch().request({"op": "read", "path": self._abs(path), "limit": limit}, timeout=DRIVER_GRACE)
+        resp = self._ch().request(
+            {"op": "read", "path": self._abs(path), "limit": limit}, timeout=DRIVER_GRACE
+        )
         if not resp.get("ok"):
             raise FileNotFoundError(f"cannot read {path}: {resp.get('error')}")
         return base64.b64decode(resp["data"])
@@ -199,10 +215,10 @@ class DriverSandbox:
         repo = shlex.quote(path or self.workdir)
         out = "/tmp/.agentgym-diff.patch"
         cmd = (
-            f"cd {repo} && idx=$(mktemp) && cp .git/index \"$idx\" 2>/dev/null; "
-            f"GIT_INDEX_FILE=\"$idx\" git add -A >/dev/null 2>&1 && "
-            f"GIT_INDEX_FILE=\"$idx\" git -c core.quotepath=off diff --cached --binary {shlex.quote(base)} > {out}; "
-            f"rc=$?; rm -f \"$idx\"; exit $rc"
+            f'cd {repo} && idx=$(mktemp) && cp .git/index "$idx" 2>/dev/null; '
+            f'GIT_INDEX_FILE="$idx" git add -A >/dev/null 2>&1 && '
+            f'GIT_INDEX_FILE="$idx" git -c core.quotepath=off diff --cached --binary {shlex.quote(base)} > {out}; '
+            f'rc=$?; rm -f "$idx"; exit $rc'
         )
         d = self.run_detailed(cmd, timeout=60)
         if d.exit_code != 0:

@@ -152,8 +152,15 @@ def start_container(
             name=f"agentgym-{uuid.uuid4().hex[:12]}",
             user=user,
             working_dir=workdir,
-            environment={"HOME": "/home/agent", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-                         "GIT_PAGER": "cat", "PAGER": "cat", "TERM": "dumb", **(env or {})},
+            environment={
+                "HOME": "/home/agent",
+                "LANG": "C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "GIT_PAGER": "cat",
+                "PAGER": "cat",
+                "TERM": "dumb",
+                **(env or {}),
+            },
             network_mode="none",
             mem_limit=memory,
             memswap_limit=memory,
@@ -298,8 +305,16 @@ class DockerSandbox(DriverSandbox):
 
     backend = "docker"
 
-    def __init__(self, image: str = BASE_IMAGE, *, pool: DockerPool | None = None, default_timeout: float = 60.0,
-                 pool_key: str | None = None, prepare: Any = None, **container_kwargs: Any):
+    def __init__(
+        self,
+        image: str = BASE_IMAGE,
+        *,
+        pool: DockerPool | None = None,
+        default_timeout: float = 60.0,
+        pool_key: str | None = None,
+        prepare: Any = None,
+        **container_kwargs: Any,
+    ):
         self.image = pool.image if pool is not None else image
         self.pool = pool
         self.pool_key = pool_key

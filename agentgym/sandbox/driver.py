@@ -17,7 +17,7 @@ process group is killed (SIGKILL) and the exit code is 124. Output is kept head 
 number of dropped bytes, and returned base64-encoded (binary-safe).
 """
 
-DRIVER_SOURCE = r'''
+DRIVER_SOURCE = r"""
 import base64, json, os, select, signal, subprocess, sys, time
 
 STATE = os.environ.get("AGENTGYM_STATE", "/tmp/.agentgym-state")
@@ -142,4 +142,4 @@ while True:
     except Exception as exc:
         resp = {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
     reply(resp)
-'''
+"""

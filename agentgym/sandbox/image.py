@@ -86,14 +86,20 @@ def build_rootfs(rootfs: Path = ROOTFS_DIR, *, mirror: str | None = None, log=pr
         shutil.rmtree(rootfs)
     rootfs.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
-        "debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-        SUITE, str(rootfs), mirror,
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(BASE_PACKAGES)}",
+        SUITE,
+        str(rootfs),
+        mirror,
     ]
     log("running: " + " ".join(cmd))
     t0 = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"debootstrap failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"debootstrap failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     log(f"debootstrap done in {time.time() - t0:.0f} s")
     _add_agent_user(rootfs)
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
@@ -105,7 +111,12 @@ def build_rootfs(rootfs: Path = ROOTFS_DIR, *, mirror: str | None = None, log=pr
 
 
 def build_base_image(
-    image: str = BASE_IMAGE, *, rootfs: Path = ROOTFS_DIR, mirror: str | None = None, force: bool = False, log=print
+    image: str = BASE_IMAGE,
+    *,
+    rootfs: Path = ROOTFS_DIR,
+    mirror: str | None = None,
+    force: bool = False,
+    log=print,
 ) -> str:
     """Build `image` (debootstrap + docker import); idempotent unless `force`."""
     if not force and docker_image_exists(image):
@@ -113,15 +124,24 @@ def build_base_image(
         return image
     build_rootfs(rootfs, mirror=mirror, log=log)
     t0 = time.time()
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "--exclude=./.agentgym-complete", "-c", "."], stdout=subprocess.PIPE)
+    tar = subprocess.Popen(
+        ["tar", "-C", str(rootfs), "--exclude=./.agentgym-complete", "-c", "."], stdout=subprocess.PIPE
+    )
     changes = [
-        "--change", "ENV LANG=C.UTF-8",
-        "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "--change", "ENV PYTHONDONTWRITEBYTECODE=1",
-        "--change", "WORKDIR /testbed",
-        "--change", 'CMD ["/bin/bash"]',
+        "--change",
+        "ENV LANG=C.UTF-8",
+        "--change",
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--change",
+        "ENV PYTHONDONTWRITEBYTECODE=1",
+        "--change",
+        "WORKDIR /testbed",
+        "--change",
+        'CMD ["/bin/bash"]',
     ]
-    imp = subprocess.run(["docker", "import", *changes, "-", image], stdin=tar.stdout, capture_output=True, text=True)
+    imp = subprocess.run(
+        ["docker", "import", *changes, "-", image], stdin=tar.stdout, capture_output=True, text=True
+    )
     tar.wait()
     if imp.returncode != 0:
         raise RuntimeError(f"docker import failed: {imp.stderr}")

@@ -39,8 +39,11 @@ def bwrap_available() -> str | None:
     """None when bubblewrap works here, else the reason it does not."""
     if shutil.which("bwrap") is None:
         return "bwrap not installed (apt-get install -y bubblewrap)"
-    proc = subprocess.run(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         return f"bwrap cannot create namespaces: {proc.stderr.strip()}"
     return None
@@ -64,8 +67,14 @@ class LocalSandbox(DriverSandbox):
 
     backend = "local"
 
-    def __init__(self, template: str | Path | None = None, *, rootfs: str | Path | None = ROOTFS_DIR,
-                 default_timeout: float = 60.0, memory: str | None = None):
+    def __init__(
+        self,
+        template: str | Path | None = None,
+        *,
+        rootfs: str | Path | None = ROOTFS_DIR,
+        default_timeout: float = 60.0,
+        memory: str | None = None,
+    ):
         reason = bwrap_available()
         if reason:
             raise SandboxError(reason)
@@ -90,23 +99,75 @@ class LocalSandbox(DriverSandbox):
 
     def _start(self) -> None:
         cmd = [
-            "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+            "bwrap",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
             *_root_args(self.rootfs),
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home",
-            "--dir", "/home/agent", "--bind", str(self._work), "/testbed", "--chdir", "/testbed",
-            "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
-            "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/home/agent",
-            "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "GIT_PAGER", "cat",
-            "--setenv", "TERM", "dumb",
-            "python3", "-u", "-c", DRIVER_SOURCE,
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--tmpfs",
+            "/home",
+            "--dir",
+            "/home/agent",
+            "--bind",
+            str(self._work),
+            "/testbed",
+            "--chdir",
+            "/testbed",
+            "--uid",
+            "1000",
+            "--gid",
+            "1000",
+            "--hostname",
+            "sandbox",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/local/bin:/usr/bin:/bin",
+            "--setenv",
+            "HOME",
+            "/home/agent",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--setenv",
+            "PYTHONDONTWRITEBYTECODE",
+            "1",
+            "--setenv",
+            "GIT_PAGER",
+            "cat",
+            "--setenv",
+            "TERM",
+            "dumb",
+            "python3",
+            "-u",
+            "-c",
+            DRIVER_SOURCE,
         ]
         if not (self.rootfs and (self.rootfs / "usr/bin/python3").exists()):
             # host root: give git an identity and trust the bound directory
             cmd[cmd.index("--clearenv") + 1 : cmd.index("--clearenv") + 1] = [
-                "--setenv", "GIT_AUTHOR_NAME", "agentgym", "--setenv", "GIT_AUTHOR_EMAIL", "agentgym@localhost",
-                "--setenv", "GIT_COMMITTER_NAME", "agentgym", "--setenv", "GIT_COMMITTER_EMAIL", "agentgym@localhost",
+                "--setenv",
+                "GIT_AUTHOR_NAME",
+                "agentgym",
+                "--setenv",
+                "GIT_AUTHOR_EMAIL",
+                "agentgym@localhost",
+                "--setenv",
+                "GIT_COMMITTER_NAME",
+                "agentgym",
+                "--setenv",
+                "GIT_COMMITTER_EMAIL",
+                "agentgym@localhost",
             ]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         proc = self._proc
         out_fd = proc.stdout.fileno()
 
@@ -128,7 +189,9 @@ class LocalSandbox(DriverSandbox):
             if proc.poll() is not None:
                 err = proc.stderr.read() or b""
             self._stop()
-            raise SandboxError(f"bubblewrap sandbox did not start: {err.decode(errors='replace')[-500:]}") from None
+            raise SandboxError(
+                f"bubblewrap sandbox did not start: {err.decode(errors='replace')[-500:]}"
+            ) from None
 
     @property
     def host_workdir(self) -> Path:

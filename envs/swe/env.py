@@ -116,9 +116,15 @@ class SWEEnv(AgentEnv):
             return DockerSandbox(inst.image, default_timeout=self.command_timeout, **self.container_kwargs)
         pool = self._pools.get(inst.image)
         if pool is None:
-            pool = self._pools[inst.image] = DockerPool(inst.image, size=self.pool_size, **self.container_kwargs)
-        return DockerSandbox(pool=pool, default_timeout=self.command_timeout, pool_key=inst.instance_id,
-                             prepare=lambda sb, inst=inst: setup_base(sb, inst))
+            pool = self._pools[inst.image] = DockerPool(
+                inst.image, size=self.pool_size, **self.container_kwargs
+            )
+        return DockerSandbox(
+            pool=pool,
+            default_timeout=self.command_timeout,
+            pool_key=inst.instance_id,
+            prepare=lambda sb, inst=inst: setup_base(sb, inst),
+        )
 
     def _local_sandbox(self, inst: SWEInstance) -> DriverSandbox:
         """bubblewrap: a per-image template directory holding the pristine repository."""
@@ -144,7 +150,9 @@ class SWEEnv(AgentEnv):
         if task_id is None:
             task_id = self._ids[int(self.np_random.integers(len(self._ids)))]
         if task_id not in self._instances:
-            raise TaskError(f"unknown SWE task {task_id!r} ({len(self._ids)} tasks; see env.unwrapped.task_ids())")
+            raise TaskError(
+                f"unknown SWE task {task_id!r} ({len(self._ids)} tasks; see env.unwrapped.task_ids())"
+            )
         inst = self._instances[task_id]
         for attempt in range(3):  # a pooled container may have died while idle: take another
             self._release_sandbox()
@@ -161,11 +169,21 @@ class SWEEnv(AgentEnv):
         self.last_grade = None
         self.last_diff = ""
         self._emitted_turn = {}
-        pypath = f" (PYTHONPATH={inst.test_env['PYTHONPATH']} for the package)" if inst.test_env.get("PYTHONPATH") else ""
-        prompt = PROMPT_TEMPLATE.format(problem=inst.problem_statement, repo=inst.repo, version=inst.version,
-                                        pypath=pypath)
-        task = SWETask(id=inst.instance_id, prompt=prompt, repo=inst.repo, instance=inst,
-                       metadata={"repo": inst.repo, "version": inst.version, "base_commit": inst.base_commit})
+        pypath = (
+            f" (PYTHONPATH={inst.test_env['PYTHONPATH']} for the package)"
+            if inst.test_env.get("PYTHONPATH")
+            else ""
+        )
+        prompt = PROMPT_TEMPLATE.format(
+            problem=inst.problem_statement, repo=inst.repo, version=inst.version, pypath=pypath
+        )
+        task = SWETask(
+            id=inst.instance_id,
+            prompt=prompt,
+            repo=inst.repo,
+            instance=inst,
+            metadata={"repo": inst.repo, "version": inst.version, "base_commit": inst.base_commit},
+        )
         return EpisodeStart(task=task, prompt=prompt, system_prompt=SYSTEM_PROMPT)
 
     @staticmethod
@@ -177,7 +195,9 @@ class SWEEnv(AgentEnv):
             return
         if prepared is not None:  # prepared for another task of the same package: back to pristine
             code, out = sb.run(
-                f"cd /testbed && git reset -q --hard {inst.environment_setup_commit} && git clean -qfdx", timeout=60)
+                f"cd /testbed && git reset -q --hard {inst.environment_setup_commit} && git clean -qfdx",
+                timeout=60,
+            )
             if code != 0:
                 raise SandboxError(f"could not reset the repository: {out[-500:]}")
         setup_base(sb, inst)
@@ -232,7 +252,11 @@ class SWEEnv(AgentEnv):
         output = detail.output
         if len(output) > self.output_limit:
             half = self.output_limit // 2
-            output = output[:half] + f"\n[... {len(output) - 2 * half} characters truncated ...]\n" + output[-half:]
+            output = (
+                output[:half]
+                + f"\n[... {len(output) - 2 * half} characters truncated ...]\n"
+                + output[-half:]
+            )
         return f"{output}[exit code {detail.exit_code}]"
 
     @tool
@@ -281,8 +305,10 @@ class SWEEnv(AgentEnv):
                     raise ToolError("str_replace needs old_str and new_str")
                 count = text.count(old_str)
                 if count != 1:
-                    raise ToolError(f"old_str occurs {count} times in {full}; it must occur exactly once"
-                                    + (" (check whitespace and indentation)" if count == 0 else " (add context)"))
+                    raise ToolError(
+                        f"old_str occurs {count} times in {full}; it must occur exactly once"
+                        + (" (check whitespace and indentation)" if count == 0 else " (add context)")
+                    )
                 new_text = text.replace(old_str, new_str, 1)
                 start = text[: text.index(old_str)].count("\n") + 1
             else:  # insert
@@ -309,9 +335,12 @@ class SWEEnv(AgentEnv):
 
     def _view(self, sb: DriverSandbox, full: str, view_range: list[int] | None) -> str:
         q = shlex.quote(full)
-        code, out = sb.run(f"if [ -d {q} ]; then echo __DIR__; find {q} -maxdepth 2 -not -path '*/.git*' "
-                           f"-not -name '*.pyc' | sort | head -300; elif [ -f {q} ]; then echo __FILE__; "
-                           f"else echo __MISSING__; fi", timeout=30)
+        code, out = sb.run(
+            f"if [ -d {q} ]; then echo __DIR__; find {q} -maxdepth 2 -not -path '*/.git*' "
+            f"-not -name '*.pyc' | sort | head -300; elif [ -f {q} ]; then echo __FILE__; "
+            f"else echo __MISSING__; fi",
+            timeout=30,
+        )
         if out.startswith("__MISSING__"):
             raise ToolError(f"{full}: no such file or directory")
         if out.startswith("__DIR__"):
@@ -329,8 +358,11 @@ class SWEEnv(AgentEnv):
             if not 1 <= first <= max(1, len(lines)) or last < first:
                 raise ToolError(f"view_range {view_range} is outside the file's {len(lines)} lines")
         body = "\n".join(f"{n:6d}\t{lines[n - 1]}" for n in range(first, min(last, len(lines)) + 1))
-        more = "" if view_range or len(lines) <= VIEW_LIMIT else (
-            f"\n[... {len(lines) - VIEW_LIMIT} more lines; use view_range]")
+        more = (
+            ""
+            if view_range or len(lines) <= VIEW_LIMIT
+            else (f"\n[... {len(lines) - VIEW_LIMIT} more lines; use view_range]")
+        )
         return f"{full} ({len(lines)} lines):\n{body}{more}"
 
     @tool
@@ -389,7 +421,9 @@ class SWEEnv(AgentEnv):
         """The gold patch applied through the editor (one str_replace per hunk), then submit."""
         if self.instance is None:
             return None
-        actions: list[str | dict[str, Any]] = [_call("bash", command="git status --short && git log --oneline -1")]
+        actions: list[str | dict[str, Any]] = [
+            _call("bash", command="git status --short && git log --oneline -1")
+        ]
         for path, old, new in gold_edits(self.instance.patch):
             actions.append(_call("editor", command="str_replace", path=path, old_str=old, new_str=new))
         actions.append(_call("submit"))

@@ -31,9 +31,28 @@ from .grading import evaluate_log
 from .mutate import Mutation, apply_mutation, find_mutations
 from .records import TEST_CMD, SWEInstance
 
-SKIP_SOURCE = {"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "versioneer.py", "_version.py", "version.py",
-               "__main__.py"}
-SKIP_DIRS = {"docs", "doc", "examples", "example", "benchmarks", "bench", "scripts", "tools", "build", ".github"}
+SKIP_SOURCE = {
+    "setup.py",
+    "conftest.py",
+    "noxfile.py",
+    "fabfile.py",
+    "versioneer.py",
+    "_version.py",
+    "version.py",
+    "__main__.py",
+}
+SKIP_DIRS = {
+    "docs",
+    "doc",
+    "examples",
+    "example",
+    "benchmarks",
+    "bench",
+    "scripts",
+    "tools",
+    "build",
+    ".github",
+}
 
 
 @dataclass
@@ -66,11 +85,30 @@ def download_sdist(spec: str, dest: Path) -> Path:
         if re.match(rf"(?i){norm}-{re.escape(version)}\.(tar\.gz|zip)$", f.name) if version else False:
             return f
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(["python3", "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                               "--no-build-isolation", spec, "-d", tmp], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                "python3",
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--no-build-isolation",
+                spec,
+                "-d",
+                tmp,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
-            proc = subprocess.run([_pip(), "download", "-q", "--no-deps", "--no-binary", ":all:", spec, "-d", tmp],
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [_pip(), "download", "-q", "--no-deps", "--no-binary", ":all:", spec, "-d", tmp],
+                capture_output=True,
+                text=True,
+            )
         files = [f for f in Path(tmp).iterdir() if f.name.endswith(".tar.gz")]
         if proc.returncode != 0 or not files:
             raise RuntimeError(f"pip download {spec} failed: {proc.stderr[-800:]}")
@@ -88,13 +126,25 @@ def _pip() -> str:
 def _layout(sb: DriverSandbox) -> tuple[list[str], list[str], dict[str, str]]:
     code, out = sb.run("cd /testbed && git ls-files '*.py'", timeout=30)
     files = out.split()
-    tests = [f for f in files if is_test_path(f) and PurePosixPath(f).name not in ("conftest.py", "__init__.py")
-             and (PurePosixPath(f).name.startswith("test") or PurePosixPath(f).name.endswith("_test.py"))]
+    tests = [
+        f
+        for f in files
+        if is_test_path(f)
+        and PurePosixPath(f).name not in ("conftest.py", "__init__.py")
+        and (PurePosixPath(f).name.startswith("test") or PurePosixPath(f).name.endswith("_test.py"))
+    ]
     sources = [
-        f for f in files
-        if not is_test_path(f) and PurePosixPath(f).name not in SKIP_SOURCE
-        and not (set(PurePosixPath(f).parts[:-1]) & SKIP_DIRS) and "/" in f or (
-            "/" not in f and f not in SKIP_SOURCE and not is_test_path(f) and f.endswith(".py")
+        f
+        for f in files
+        if not is_test_path(f)
+        and PurePosixPath(f).name not in SKIP_SOURCE
+        and not (set(PurePosixPath(f).parts[:-1]) & SKIP_DIRS)
+        and "/" in f
+        or (
+            "/" not in f
+            and f not in SKIP_SOURCE
+            and not is_test_path(f)
+            and f.endswith(".py")
             and f not in ("setup.py",)
         )
     ]
@@ -113,7 +163,7 @@ def _run_tests(sb: DriverSandbox, test_files: list[str], env: dict[str, str], ti
         "cd /testbed; echo '>>>>> Start Test Output'; "
         f"env {envs} timeout -s KILL {int(timeout)} {TEST_CMD} {files} 2>&1; rc=$?; "
         "echo '>>>>> End Test Output'; [ $rc -eq 137 ] && echo '>>>>> Tests Timed Out'; "
-        "echo \">>>>> Test Exit Code: $rc\"; true"
+        'echo ">>>>> Test Exit Code: $rc"; true'
     )
     return sb.run_detailed(script, timeout=timeout + 30, head=2_000, tail=8_000_000).output
 
@@ -198,8 +248,14 @@ def problem_statement(name: str, m: Mutation, f2p: list[str], log: str) -> str:
         for ex in examples:
             body += ["```", ex, "```", ""]
     else:
-        body += ["", f"The failing tests exercise `{func}`; calling it now gives wrong results or raises.", ""]
-    body += ["Please fix the library code so that it behaves correctly again. The tests are not part of the fix."]
+        body += [
+            "",
+            f"The failing tests exercise `{func}`; calling it now gives wrong results or raises.",
+            "",
+        ]
+    body += [
+        "Please fix the library code so that it behaves correctly again. The tests are not part of the fix."
+    ]
     return "\n".join(body).rstrip() + "\n"
 
 
@@ -241,13 +297,18 @@ def build_package_tasks(
         if not ev1.usable or not ev2.usable:
             report.error = f"baseline test run unusable: {ev1.reason or ev2.reason}"
             return report
-        baseline = sorted(t for t, s in ev1.status_map.items()
-                          if s == "PASSED" and ev2.status_map.get(t) == "PASSED" and not re.search(r"\s", t))
+        baseline = sorted(
+            t
+            for t, s in ev1.status_map.items()
+            if s == "PASSED" and ev2.status_map.get(t) == "PASSED" and not re.search(r"\s", t)
+        )
         # keep only test files that hold baseline tests
         tests = sorted({t.split("::")[0] for t in baseline})
         report.baseline_tests = len(baseline)
-        log(f"{spec}: {len(baseline)} baseline tests in {len(tests)} files ({base_time:.1f} s per run), "
-            f"{len(sources)} source files")
+        log(
+            f"{spec}: {len(baseline)} baseline tests in {len(tests)} files ({base_time:.1f} s per run), "
+            f"{len(sources)} source files"
+        )
         if base_time > max_suite_seconds:
             report.error = f"test suite too slow for training ({base_time:.0f} s > {max_suite_seconds:.0f} s)"
             return report
@@ -284,11 +345,27 @@ def build_package_tasks(
             elif len(failing) > max_f2p or not passing:
                 report.reject(f"too many failures (> {max_f2p})")
             else:
-                inst = _make_record(sb, name, version, image, archive, sha, pristine, m, failing, passing,
-                                    tests, env, mlog, timeout)
+                inst = _make_record(
+                    sb,
+                    name,
+                    version,
+                    image,
+                    archive,
+                    sha,
+                    pristine,
+                    m,
+                    failing,
+                    passing,
+                    tests,
+                    env,
+                    mlog,
+                    timeout,
+                )
                 report.kept.append(inst)
                 used_functions.add((m.path, m.function))
-                log(f"  kept {inst.instance_id}: {m.operator} in {m.function} ({len(failing)} F2P, {len(passing)} P2P)")
+                log(
+                    f"  kept {inst.instance_id}: {m.operator} in {m.function} ({len(failing)} F2P, {len(passing)} P2P)"
+                )
             sb.run(f"cd /testbed && git reset -q --hard {pristine} && git clean -qfd", timeout=60)
     finally:
         sb.close()
@@ -296,8 +373,9 @@ def build_package_tasks(
     return report
 
 
-def _make_record(sb, name, version, image, archive, sha, pristine, m: Mutation, failing, passing, tests, env, mlog,
-                 timeout) -> SWEInstance:
+def _make_record(
+    sb, name, version, image, archive, sha, pristine, m: Mutation, failing, passing, tests, env, mlog, timeout
+) -> SWEInstance:
     hidden = sorted({t.split("::")[0] for t in failing})
     rm = " ".join(shlex.quote(h) for h in hidden)
     code, out = sb.run(
@@ -309,8 +387,11 @@ def _make_record(sb, name, version, image, archive, sha, pristine, m: Mutation, 
         raise RuntimeError(f"could not commit the task base: {out}")
     base = out.strip().splitlines()[-1]
     setup_patch = sb.read_file("/tmp/setup.patch").decode()
-    code, out = sb.run(f"cd /testbed && git diff {base} {pristine} -- {shlex.quote(m.path)} > /tmp/gold.patch && "
-                       f"git diff --binary {base} {pristine} -- {rm} > /tmp/test.patch", timeout=60)
+    code, out = sb.run(
+        f"cd /testbed && git diff {base} {pristine} -- {shlex.quote(m.path)} > /tmp/gold.patch && "
+        f"git diff --binary {base} {pristine} -- {rm} > /tmp/test.patch",
+        timeout=60,
+    )
     if code != 0:
         raise RuntimeError(f"could not compute the gold and test patches: {out}")
     gold = sb.read_file("/tmp/gold.patch").decode()

@@ -18,12 +18,22 @@ from agentgym.sandbox.base import DriverSandbox, SandboxError
 
 from .records import SWEInstance
 
-GIT_ENV = ("GIT_AUTHOR_NAME=agentgym GIT_AUTHOR_EMAIL=agentgym@localhost GIT_AUTHOR_DATE=2000-01-01T00:00:00+0000 "
-           "GIT_COMMITTER_NAME=agentgym GIT_COMMITTER_EMAIL=agentgym@localhost "
-           "GIT_COMMITTER_DATE=2000-01-01T00:00:00+0000")
+GIT_ENV = (
+    "GIT_AUTHOR_NAME=agentgym GIT_AUTHOR_EMAIL=agentgym@localhost GIT_AUTHOR_DATE=2000-01-01T00:00:00+0000 "
+    "GIT_COMMITTER_NAME=agentgym GIT_COMMITTER_EMAIL=agentgym@localhost "
+    "GIT_COMMITTER_DATE=2000-01-01T00:00:00+0000"
+)
 GLOBAL_GITIGNORE = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
-TEST_INFRA_FILES = {"conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py",
-                    "usercustomize.py", "noxfile.py"}
+TEST_INFRA_FILES = {
+    "conftest.py",
+    "pytest.ini",
+    "tox.ini",
+    "setup.cfg",
+    "pyproject.toml",
+    "sitecustomize.py",
+    "usercustomize.py",
+    "noxfile.py",
+}
 _TEST_DIRS = {"test", "tests", "testing"}
 
 
@@ -84,15 +94,20 @@ def ensure_package_image(archive: Path | None, image: str, *, log=lambda m: None
     except Exception:  # noqa: BLE001 - not found
         pass
     if not archive or not Path(archive).is_file():
-        raise SandboxError(f"image {image} is missing and there is no source archive to build it from ({archive})")
+        raise SandboxError(
+            f"image {image} is missing and there is no source archive to build it from ({archive})"
+        )
     log(f"building image {image} from {Path(archive).name}")
     sb = DockerSandbox()
     try:
         commit = prepare_pristine(sb, archive)
         sb.container.exec_run(["rm", "-rf", "/tmp/.agentgym-state"], user="root")
         repo, tag = image.rsplit(":", 1)
-        sb.container.commit(repository=repo, tag=tag, changes=[f"LABEL agentgym.pristine_commit={commit}",
-                                                                "LABEL agentgym.sandbox.image=1"])
+        sb.container.commit(
+            repository=repo,
+            tag=tag,
+            changes=[f"LABEL agentgym.pristine_commit={commit}", "LABEL agentgym.sandbox.image=1"],
+        )
     finally:
         sb.close()
     return commit
@@ -103,15 +118,19 @@ def setup_base(sb: DriverSandbox, inst: SWEInstance) -> str:
     script = "set -e; cd /testbed; "
     if inst.setup_patch:
         sb.write_file("/tmp/agentgym-setup.patch", inst.setup_patch)
-        script += ("git apply --whitespace=nowarn /tmp/agentgym-setup.patch; rm -f /tmp/agentgym-setup.patch; "
-                   f"git add -A -f; {GIT_ENV} git commit -q --no-verify -m 'agentgym task base'; ")
+        script += (
+            "git apply --whitespace=nowarn /tmp/agentgym-setup.patch; rm -f /tmp/agentgym-setup.patch; "
+            f"git add -A -f; {GIT_ENV} git commit -q --no-verify -m 'agentgym task base'; "
+        )
     script += "git rev-parse HEAD"
     code, out = sb.run(script, timeout=60)
     if code != 0:
         raise SandboxError(f"task setup failed for {inst.instance_id}: {out[-1000:]}")
     head = out.strip().splitlines()[-1]
     if inst.base_commit and head != inst.base_commit:
-        raise SandboxError(f"task setup for {inst.instance_id} gave commit {head}, expected {inst.base_commit}")
+        raise SandboxError(
+            f"task setup for {inst.instance_id} gave commit {head}, expected {inst.base_commit}"
+        )
     return head
 
 
@@ -125,7 +144,9 @@ def eval_script(inst: SWEInstance, restore: list[str], timeout: float) -> str:
             f"else rm -rf -- {q} || echo '>>>>> Reset Failed'; fi"
         )
     if inst.test_patch:
-        lines.append("git apply --whitespace=nowarn /tmp/agentgym-test.patch || echo '>>>>> Patch Apply Failed'")
+        lines.append(
+            "git apply --whitespace=nowarn /tmp/agentgym-test.patch || echo '>>>>> Patch Apply Failed'"
+        )
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in inst.test_env.items())
     test_files = inst.test_files or sorted({t.split("::")[0] for t in inst.FAIL_TO_PASS + inst.PASS_TO_PASS})
     files = " ".join(shlex.quote(f) for f in test_files)
@@ -135,14 +156,15 @@ def eval_script(inst: SWEInstance, restore: list[str], timeout: float) -> str:
         "rc=$?",
         "echo '>>>>> End Test Output'",
         "[ $rc -eq 137 ] && echo '>>>>> Tests Timed Out'",
-        "echo \">>>>> Test Exit Code: $rc\"",
+        'echo ">>>>> Test Exit Code: $rc"',
         "true",
     ]
     return "\n".join(lines) + "\n"
 
 
-def run_eval(sb: DriverSandbox, inst: SWEInstance, agent_diff: str | None = None, *,
-             timeout: float | None = None) -> tuple[str, list[str]]:
+def run_eval(
+    sb: DriverSandbox, inst: SWEInstance, agent_diff: str | None = None, *, timeout: float | None = None
+) -> tuple[str, list[str]]:
     """Restore test files, apply hidden tests, run the tests. Returns (log, tampered test paths)."""
     if agent_diff is None:
         agent_diff = sb.diff(inst.base_commit or "HEAD")
@@ -153,5 +175,7 @@ def run_eval(sb: DriverSandbox, inst: SWEInstance, agent_diff: str | None = None
         sb.write_file("/tmp/agentgym-test.patch", inst.test_patch)
     timeout = float(timeout or inst.eval_timeout)
     # the -rA summary lines are at the end: keep a long tail
-    detail = sb.run_detailed(eval_script(inst, restore, timeout), timeout=timeout + 30, head=4_000, tail=8_000_000)
+    detail = sb.run_detailed(
+        eval_script(inst, restore, timeout), timeout=timeout + 30, head=4_000, tail=8_000_000
+    )
     return detail.output, tampered

@@ -111,7 +111,9 @@ class GradeResult:
         }
 
 
-def grade_status_map(status_map: dict[str, str], fail_to_pass: list[str], pass_to_pass: list[str]) -> GradeResult:
+def grade_status_map(
+    status_map: dict[str, str], fail_to_pass: list[str], pass_to_pass: list[str]
+) -> GradeResult:
     r = GradeResult(resolved=False, usable=True, reason="", status_map=status_map)
     for t in fail_to_pass:
         (r.f2p_success if status_map.get(t) in PASSING else r.f2p_failure).append(t)
@@ -119,9 +121,13 @@ def grade_status_map(status_map: dict[str, str], fail_to_pass: list[str], pass_t
         ok = status_map.get(t) in PASSING or status_map.get(t) == "SKIPPED"
         (r.p2p_success if ok else r.p2p_failure).append(t)
     r.resolved = bool(fail_to_pass) and not r.f2p_failure and not r.p2p_failure
-    r.reason = "resolved" if r.resolved else (
-        f"{len(r.f2p_failure)}/{len(fail_to_pass)} FAIL_TO_PASS and {len(r.p2p_failure)}/{len(pass_to_pass)} "
-        "PASS_TO_PASS tests fail"
+    r.reason = (
+        "resolved"
+        if r.resolved
+        else (
+            f"{len(r.f2p_failure)}/{len(fail_to_pass)} FAIL_TO_PASS and {len(r.p2p_failure)}/{len(pass_to_pass)} "
+            "PASS_TO_PASS tests fail"
+        )
     )
     return r
 
@@ -130,6 +136,11 @@ def grade_log(log: str, fail_to_pass: list[str], pass_to_pass: list[str]) -> Gra
     """Grade one eval log with the SWE-bench rules; an unusable log scores 0 and says why."""
     ev = evaluate_log(log)
     if not ev.usable:
-        return GradeResult(resolved=False, usable=False, reason=f"unusable log: {ev.reason}",
-                           f2p_failure=list(fail_to_pass), p2p_failure=list(pass_to_pass))
+        return GradeResult(
+            resolved=False,
+            usable=False,
+            reason=f"unusable log: {ev.reason}",
+            f2p_failure=list(fail_to_pass),
+            p2p_failure=list(pass_to_pass),
+        )
     return grade_status_map(ev.status_map, fail_to_pass, pass_to_pass)

@@ -41,7 +41,7 @@ def safe_div(a, b, default=None):
     return a / b
 '''
 
-TESTS = '''import pytest
+TESTS = """import pytest
 
 from minicalc import chunks, clamp, is_even, mean, safe_div
 
@@ -83,7 +83,7 @@ def test_safe_div():
     assert safe_div(6, 3) == 2
     assert safe_div(1, 0) is None
     assert safe_div(1, 0, default=0) == 0
-'''
+"""
 
 
 def write_minicalc_sdist(directory: Path) -> Path:

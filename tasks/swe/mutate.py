@@ -14,26 +14,53 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 COMPARE_SWAPS = {
-    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
-    ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
 }
-BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult,
-               ast.Div: ast.Mult, ast.Mod: ast.FloorDiv, ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd,
-               ast.LShift: ast.RShift, ast.RShift: ast.LShift}
-OPERATORS = ("swap_comparison", "swap_operator", "swap_boolean", "off_by_one", "drop_condition",
-             "negate_condition", "remove_not", "wrong_return", "swap_arguments", "drop_guard")
+BINOP_SWAPS = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.FloorDiv,
+    ast.FloorDiv: ast.Mult,
+    ast.Div: ast.Mult,
+    ast.Mod: ast.FloorDiv,
+    ast.BitAnd: ast.BitOr,
+    ast.BitOr: ast.BitAnd,
+    ast.LShift: ast.RShift,
+    ast.RShift: ast.LShift,
+}
+OPERATORS = (
+    "swap_comparison",
+    "swap_operator",
+    "swap_boolean",
+    "off_by_one",
+    "drop_condition",
+    "negate_condition",
+    "remove_not",
+    "wrong_return",
+    "swap_arguments",
+    "drop_guard",
+)
 
 
 @dataclass(frozen=True)
 class Mutation:
     operator: str
-    path: str          # file path relative to the repository root
+    path: str  # file path relative to the repository root
     line: int
     col: int
     end_line: int
     end_col: int
-    function: str      # qualified name of the enclosing function
-    replacement: str   # new text for the span ("" with operator drop_guard deletes the lines)
+    function: str  # qualified name of the enclosing function
+    replacement: str  # new text for the span ("" with operator drop_guard deletes the lines)
     original: str
 
     @property
@@ -77,8 +104,12 @@ class _Collector(ast.NodeVisitor):
         self.scope.append(node.name)
         self.in_function += 1
         body = node.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             body = body[1:]
         for stmt in body:
             self.visit(stmt)
@@ -99,19 +130,43 @@ class _Collector(ast.NodeVisitor):
         replacement = new if isinstance(new, str) else ast.unparse(new)
         if not original or replacement == original:
             return
-        self.found.append(Mutation(op, self.path, node.lineno, node.col_offset, node.end_lineno,
-                                   node.end_col_offset, ".".join(self.scope), replacement, original))
+        self.found.append(
+            Mutation(
+                op,
+                self.path,
+                node.lineno,
+                node.col_offset,
+                node.end_lineno,
+                node.end_col_offset,
+                ".".join(self.scope),
+                replacement,
+                original,
+            )
+        )
 
     def _guards(self, body: list[ast.stmt]) -> None:
         if len(body) < 2:
             return
         for stmt in body:
-            if isinstance(stmt, ast.If) and not stmt.orelse and len(stmt.body) == 1 and isinstance(
-                stmt.body[0], ast.Return | ast.Raise | ast.Continue | ast.Break
+            if (
+                isinstance(stmt, ast.If)
+                and not stmt.orelse
+                and len(stmt.body) == 1
+                and isinstance(stmt.body[0], ast.Return | ast.Raise | ast.Continue | ast.Break)
             ):
-                self.found.append(Mutation("drop_guard", self.path, stmt.lineno, stmt.col_offset, stmt.end_lineno,
-                                           stmt.end_col_offset, ".".join(self.scope), "",
-                                           "".join(self.lines[stmt.lineno - 1 : stmt.end_lineno])))
+                self.found.append(
+                    Mutation(
+                        "drop_guard",
+                        self.path,
+                        stmt.lineno,
+                        stmt.col_offset,
+                        stmt.end_lineno,
+                        stmt.end_col_offset,
+                        ".".join(self.scope),
+                        "",
+                        "".join(self.lines[stmt.lineno - 1 : stmt.end_lineno]),
+                    )
+                )
 
     def generic_visit(self, node: ast.AST) -> None:
         for field, value in ast.iter_fields(node):
@@ -133,7 +188,9 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
-        is_str = any(isinstance(x, ast.Constant) and isinstance(x.value, str | bytes) for x in (node.left, node.right))
+        is_str = any(
+            isinstance(x, ast.Constant) and isinstance(x.value, str | bytes) for x in (node.left, node.right)
+        )
         if type(node.op) in BINOP_SWAPS and not is_str and not isinstance(node.left, ast.JoinedStr):
             new = copy.deepcopy(node)
             new.op = BINOP_SWAPS[type(node.op)]()
@@ -181,12 +238,21 @@ class _Collector(ast.NodeVisitor):
         args = node.args
         if len(args) >= 2 and not any(isinstance(a, ast.Starred) for a in args[:2]):
             a, b = args[0], args[1]
-            if ast.unparse(a) != ast.unparse(b) and isinstance(a, ast.Name | ast.Constant | ast.Attribute) \
-                    and isinstance(b, ast.Name | ast.Constant | ast.Attribute) and a.lineno == b.end_lineno == node.lineno:
+            if (
+                ast.unparse(a) != ast.unparse(b)
+                and isinstance(a, ast.Name | ast.Constant | ast.Attribute)
+                and isinstance(b, ast.Name | ast.Constant | ast.Attribute)
+                and a.lineno == b.end_lineno == node.lineno
+            ):
                 text = self.lines[node.lineno - 1].encode()
                 sa, sb = text[a.col_offset : a.end_col_offset], text[b.col_offset : b.end_col_offset]
-                swapped = text[node.col_offset : a.col_offset] + sb + text[a.end_col_offset : b.col_offset] + sa \
+                swapped = (
+                    text[node.col_offset : a.col_offset]
+                    + sb
+                    + text[a.end_col_offset : b.col_offset]
+                    + sa
                     + text[b.end_col_offset : node.end_col_offset]
+                )
                 self._add("swap_arguments", node, swapped.decode())
         self.generic_visit(node)
 

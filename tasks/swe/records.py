@@ -95,7 +95,9 @@ def load_instances(path: str | Path | None = None) -> list[SWEInstance]:
     return out
 
 
-def write_instances(path: str | Path, instances: list[SWEInstance], *, archive_dir_relative: bool = True) -> None:
+def write_instances(
+    path: str | Path, instances: list[SWEInstance], *, archive_dir_relative: bool = True
+) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = []

@@ -27,8 +27,10 @@ def apply_patch(sb, patch: str) -> None:
     if not patch.strip():
         return
     sb.write_file("/tmp/agentgym-apply.patch", patch)
-    code, out = sb.run("cd /testbed && git apply --whitespace=nowarn /tmp/agentgym-apply.patch && rm -f /tmp/agentgym-apply.patch",
-                       timeout=60)
+    code, out = sb.run(
+        "cd /testbed && git apply --whitespace=nowarn /tmp/agentgym-apply.patch && rm -f /tmp/agentgym-apply.patch",
+        timeout=60,
+    )
     if code != 0:
         raise RuntimeError(f"patch does not apply: {out[-500:]}")
 

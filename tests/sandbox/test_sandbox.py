@@ -100,7 +100,9 @@ def test_format_output_marks_truncation():
 
 
 def _labelled_containers() -> set[str]:
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=agentgym.sandbox=1"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=agentgym.sandbox=1"], capture_output=True, text=True
+    )
     return set(out.stdout.split())
 
 
@@ -143,8 +145,25 @@ def test_prune_removes_orphans():
     from agentgym.sandbox.image import BASE_IMAGE
 
     # a container labelled as owned by a dead process (pid 2**22 + 1 does not exist)
-    subprocess.run(["docker", "create", "--label", "agentgym.sandbox=1", "--label", "agentgym.pid=4194305",
-                    "--label", f"agentgym.host={__import__('socket').gethostname()}", "--name", "agentgym-orphan-test",
-                    "--network", "none", BASE_IMAGE, "true"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "docker",
+            "create",
+            "--label",
+            "agentgym.sandbox=1",
+            "--label",
+            "agentgym.pid=4194305",
+            "--label",
+            f"agentgym.host={__import__('socket').gethostname()}",
+            "--name",
+            "agentgym-orphan-test",
+            "--network",
+            "none",
+            BASE_IMAGE,
+            "true",
+        ],
+        check=True,
+        capture_output=True,
+    )
     removed = prune()
     assert "agentgym-orphan-test" in removed

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.docker
 
 
 def _labelled() -> set[str]:
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=agentgym.sandbox=1"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=agentgym.sandbox=1"], capture_output=True, text=True
+    )
     return set(out.stdout.split())
 
 
@@ -78,10 +80,13 @@ def test_empty_wrong_and_no_submit(mini_tasks):
         # a wrong fix: a real source change that does not repair the bug
         env.reset(options={"task_id": inst.instance_id})
         src = inst.mutation["file"]
-        _, reward, info = run_actions(env, [
-            call("editor", command="insert", path=src, insert_line=0, new_str="# touched by the agent"),
-            call("submit"),
-        ])
+        _, reward, info = run_actions(
+            env,
+            [
+                call("editor", command="insert", path=src, insert_line=0, new_str="# touched by the agent"),
+                call("submit"),
+            ],
+        )
         tc = info["trajectory_components"]
         assert tc["outcome"] == "tests_fail" and tc["modification"] == 1.0 and tc["f2p_fraction"] == 0.0
         assert tc["log_unusable"] == 0.0
@@ -106,12 +111,26 @@ def test_test_tampering_detected_and_restored(mini_tasks):
     try:
         env.reset(options={"task_id": inst.instance_id})
         fake = "def test_everything_passes():\n    assert True\n"
-        _, reward, info = run_actions(env, [
-            call("editor", command="create", path=test_file, file_text=fake),
-            call("editor", command="create", path="tests/conftest.py", file_text="collect_ignore_glob = ['*']\n"),
-            call("editor", command="insert", path=inst.mutation["file"], insert_line=0, new_str="# no real fix"),
-            call("submit"),
-        ])
+        _, reward, info = run_actions(
+            env,
+            [
+                call("editor", command="create", path=test_file, file_text=fake),
+                call(
+                    "editor",
+                    command="create",
+                    path="tests/conftest.py",
+                    file_text="collect_ignore_glob = ['*']\n",
+                ),
+                call(
+                    "editor",
+                    command="insert",
+                    path=inst.mutation["file"],
+                    insert_line=0,
+                    new_str="# no real fix",
+                ),
+                call("submit"),
+            ],
+        )
         tc = info["trajectory_components"]
         assert tc["test_tampering"] == 1.0
         assert tc["outcome"] == "tests_fail"
@@ -130,11 +149,11 @@ def test_hanging_command_times_out_and_next_works(mini_tasks):
     try:
         env.reset(options={"task_id": instances[0].instance_id})
         t0 = time.monotonic()
-        obs, *_ , info = env.step(call("bash", command="sleep 600; echo never"))
+        obs, *_, info = env.step(call("bash", command="sleep 600; echo never"))
         assert time.monotonic() - t0 < 20
         assert "timed out" in obs and "[exit code 124]" in obs
         assert info["components"]["command_ok"] == 0.0
-        obs, *_ , info = env.step(call("bash", command="echo still-here && git status --short | wc -l"))
+        obs, *_, info = env.step(call("bash", command="echo still-here && git status --short | wc -l"))
         assert "still-here" in obs and info["components"]["command_ok"] == 1.0
     finally:
         env.close()
@@ -145,11 +164,20 @@ def test_editor_errors_are_observations(mini_tasks):
     env = make_env(path)
     try:
         env.reset(options={"task_id": instances[0].instance_id})
-        obs, *_, info = env.step(call("editor", command="str_replace", path="minicalc/__init__.py",
-                                      old_str="no such text", new_str="x"))
+        obs, *_, info = env.step(
+            call(
+                "editor",
+                command="str_replace",
+                path="minicalc/__init__.py",
+                old_str="no such text",
+                new_str="x",
+            )
+        )
         assert "occurs 0 times" in obs and info["components"]["edit_applied"] == 0.0
         assert info["action_valid"] is True
-        obs, *_, info = env.step(call("editor", command="view", path="minicalc/__init__.py", view_range=[1, 5]))
+        obs, *_, info = env.step(
+            call("editor", command="view", path="minicalc/__init__.py", view_range=[1, 5])
+        )
         assert "minicalc: small numeric helpers" in obs
         obs, *_, info = env.step(call("editor", command="frobnicate", path="x"))
         assert info["action_valid"] is False
@@ -229,7 +257,9 @@ def test_warm_pool_reset_reuses_prepared_containers(mini_tasks):
         pool = env._pools[a.image]
         pool.wait_ready(60)
         t0 = time.monotonic()
-        env.reset(options={"task_id": a.instance_id})  # same task again (GRPO group): prepared in the background
+        env.reset(
+            options={"task_id": a.instance_id}
+        )  # same task again (GRPO group): prepared in the background
         assert time.monotonic() - t0 < 10
         assert env.unwrapped.sandbox.prepared_for == a.instance_id
         assert env.unwrapped.sandbox.run("git rev-parse HEAD").output.strip() == a.base_commit

@@ -120,11 +120,16 @@ def agree_with_swebench(log: str, f2p: list[str], p2p: list[str], tmp_path) -> t
 def test_agrees_with_swebench_on_synthetic_logs(tmp_path):
     f2p, p2p = ["tests/test_a.py::test_c"], ["tests/test_a.py::test_a", "tests/test_a.py::test_b"]
     assert agree_with_swebench(wrap(SUMMARY, 1), f2p, p2p, tmp_path) == (True, False)
-    fixed = SUMMARY.replace("FAILED tests/test_a.py::test_c - assert 1 == 2", "PASSED tests/test_a.py::test_c")
+    fixed = SUMMARY.replace(
+        "FAILED tests/test_a.py::test_c - assert 1 == 2", "PASSED tests/test_a.py::test_c"
+    )
     fixed = fixed.replace("ERROR tests/test_b.py::test_fixture_broken - RuntimeError: boom", "")
     assert agree_with_swebench(wrap(fixed, 0), f2p, p2p, tmp_path) == (True, True)
     assert agree_with_swebench(wrap("PASSED tests/test_a.py::test_c", 1), f2p, [], tmp_path)[0] is False
-    assert agree_with_swebench(">>>>> Start Test Output\nPASSED x::y\n", ["x::y"], [], tmp_path) == (False, False)
+    assert agree_with_swebench(">>>>> Start Test Output\nPASSED x::y\n", ["x::y"], [], tmp_path) == (
+        False,
+        False,
+    )
 
 
 @pytest.mark.docker

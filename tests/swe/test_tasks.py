@@ -48,7 +48,11 @@ def test_built_tasks_are_sound(mini_tasks):
         assert all(not is_test_path(p) for p in diff_paths(inst.patch))
         assert all(is_test_path(p) for p in diff_paths(inst.test_patch))
         # the statement quotes the failure but not the fix
-        fixed_lines = [ln[1:].strip() for ln in inst.patch.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+        fixed_lines = [
+            ln[1:].strip()
+            for ln in inst.patch.splitlines()
+            if ln.startswith("+") and not ln.startswith("+++")
+        ]
         for line in fixed_lines:
             if line:
                 assert line not in inst.problem_statement
