@@ -6,7 +6,7 @@ Packages are discovered, so adding a subpackage under any root needs no edit her
 from setuptools import find_packages, setup
 
 MAPPED_ROOTS = ("envs", "rewards", "tasks", "baselines")
-DATA_PATTERNS = ["*.yaml", "*.yml", "*.json", "*.jsonl", "*.jsonl.gz", "*.html", "*.js", "*.css", "*.txt", "*.md"]
+DATA_PATTERNS = ["*.yaml", "*.yml", "*.json", "*.jsonl", "*.jsonl.gz", "*.tar.gz", "*.html", "*.js", "*.css", "*.txt", "*.md"]
 
 packages = find_packages(include=["agentgym", "agentgym.*"])
 package_dir = {}

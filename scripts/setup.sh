@@ -33,7 +33,7 @@ if ! python -c "import agentgym, vllm, torch, transformers, playwright, bm25s, m
   python -m pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 || true
   # test-only: real MCP servers from PyPI; BFCL data without its conflicting pins
   python -m pip install -q mcp-server-git mcp-server-time rank_bm25
-  python -m pip install -q --no-deps bfcl-eval
+  python -m pip install -q --no-deps bfcl-eval "swebench==5.0.2"
 else
   python -m pip install -q --no-deps -e . >/dev/null
 fi
