@@ -87,7 +87,9 @@ def _assistant_message(output: PolicyOutput) -> dict[str, Any]:
     return message
 
 
-def _conversation_update(message: dict[str, Any], observation: str, info: dict[str, Any]) -> list[dict[str, Any]]:
+def _conversation_update(
+    message: dict[str, Any], observation: str, info: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Messages to append after a step: the assistant turn, then tool results or the observation."""
     results = info.get("tool_results") or []
     calls = info.get("tool_calls") or []
@@ -127,7 +129,9 @@ class EpisodeRunner:
             self.options["task_id"] = job.task_id
         unwrapped = env.unwrapped
         spec = getattr(unwrapped, "reward_spec", None)
-        policy_info = policy.describe() if hasattr(policy, "describe") else {"name": getattr(policy, "name", "?")}
+        policy_info = (
+            policy.describe() if hasattr(policy, "describe") else {"name": getattr(policy, "name", "?")}
+        )
         self.record = EpisodeRecord(
             run_id=run_id,
             env_id=env_id,
@@ -141,7 +145,9 @@ class EpisodeRunner:
             reward_spec=spec.model_dump(mode="json") if spec is not None else {},
             versions=package_versions(),
         )
-        self.record.config_hash = config_hash(env_id, self.record.env_kwargs, self.record.reward_spec, policy_info)
+        self.record.config_hash = config_hash(
+            env_id, self.record.env_kwargs, self.record.reward_spec, policy_info
+        )
         self.messages: list[dict[str, Any]] = []
         self.tools: list[dict[str, Any]] = []
         self.started = time.perf_counter()
@@ -169,7 +175,11 @@ class EpisodeRunner:
         observation, reward, terminated, truncated, info = self.env.step(message)
         env_seconds = time.perf_counter() - env_started
         if not isinstance(observation, str):
-            observation = str(observation.get("text", observation)) if isinstance(observation, dict) else str(observation)
+            observation = (
+                str(observation.get("text", observation))
+                if isinstance(observation, dict)
+                else str(observation)
+            )
         tokens = None
         if output.completion_token_ids is not None or output.prompt_token_ids is not None:
             tokens = TurnTokens(
@@ -243,7 +253,13 @@ def run_episode(
     """Play one episode synchronously and return its record."""
     job = EpisodeJob(task_id=task_id, seed=seed, group_id=group_id, sample_index=sample_index)
     runner = EpisodeRunner(
-        env, policy, env_id=env_id or _env_id(env), env_kwargs=env_kwargs, job=job, run_id=run_id, options=options
+        env,
+        policy,
+        env_id=env_id or _env_id(env),
+        env_kwargs=env_kwargs,
+        job=job,
+        run_id=run_id,
+        options=options,
     )
     try:
         runner.begin()
@@ -270,7 +286,9 @@ async def arun_episode(
     options: dict[str, Any] | None = None,
 ) -> EpisodeRecord:
     """Play one episode without blocking the event loop (env calls run in a thread)."""
-    runner = EpisodeRunner(env, policy, env_id=env_id, env_kwargs=env_kwargs, job=job, run_id=run_id, options=options)
+    runner = EpisodeRunner(
+        env, policy, env_id=env_id, env_kwargs=env_kwargs, job=job, run_id=run_id, options=options
+    )
     aact = getattr(policy, "aact", None)
     is_async = aact is not None and inspect.iscoroutinefunction(aact)
     try:
@@ -293,12 +311,37 @@ def _env_id(env: gym.Env) -> str:
     return spec.id if spec is not None else type(env.unwrapped).__name__
 
 
-def completed_keys(path: str | Path) -> set[tuple]:
-    """Keys of the episodes already in a trajectory file (for resuming a run)."""
+def matching_records(
+    records: Sequence[EpisodeRecord],
+    *,
+    env_id: str | None = None,
+    policy: dict[str, Any] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> list[EpisodeRecord]:
+    """The records made by this env id / policy description / env configuration (None: any)."""
+    return [
+        r
+        for r in records
+        if (env_id is None or r.env_id == env_id)
+        and (policy is None or _same(r.policy, policy))
+        and (env_kwargs is None or _same(r.env_kwargs, env_kwargs))
+    ]
+
+
+def completed_keys(
+    path: str | Path, *, policy: dict[str, Any] | None = None, env_kwargs: dict[str, Any] | None = None
+) -> set[tuple]:
+    """Keys of the episodes already in a trajectory file made by the same policy and env
+    configuration (for resuming a run without duplicates)."""
     path = Path(path)
     if not path.exists():
         return set()
-    return {record.key for record in read_trajectories(path).records}
+    stored = read_trajectories(path).records
+    return {r.key for r in matching_records(stored, policy=policy, env_kwargs=env_kwargs)}
+
+
+def _same(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
+    return config_hash(recorded) == config_hash(current)
 
 
 async def arun_episodes(
@@ -316,11 +359,18 @@ async def arun_episodes(
 ) -> list[EpisodeRecord]:
     """Run many episodes, at most `concurrency` at once, each env used by one episode at a time."""
     if resume and out is not None:
-        done = completed_keys(out)
+        description = (
+            policy.describe() if hasattr(policy, "describe") else {"name": getattr(policy, "name", "?")}
+        )
+        done = completed_keys(out, policy=description, env_kwargs=dict(env_kwargs or {}))
         jobs = [j for j in jobs if (env_id, j.task_id or "", j.seed, j.group_id, j.sample_index) not in done]
         # episodes whose task the env picked (task_id None) are matched on seed/group/sample
         done_untasked = {(k[2], k[3], k[4]) for k in done}
-        jobs = [j for j in jobs if j.task_id is not None or (j.seed, j.group_id, j.sample_index) not in done_untasked]
+        jobs = [
+            j
+            for j in jobs
+            if j.task_id is not None or (j.seed, j.group_id, j.sample_index) not in done_untasked
+        ]
     writer = TrajectoryWriter(out) if out is not None else None
     pool: asyncio.Queue[gym.Env] = asyncio.Queue()
     created: list[gym.Env] = []
@@ -338,9 +388,7 @@ async def arun_episodes(
     async def one(job: EpisodeJob) -> None:
         async with semaphore:
             env = await take_env()
-            record = await arun_episode(
-                env, policy, job, env_id=env_id, env_kwargs=env_kwargs, run_id=run_id
-            )
+            record = await arun_episode(env, policy, job, env_id=env_id, env_kwargs=env_kwargs, run_id=run_id)
             if record.error and record.error.startswith("crash"):
                 # an env that crashed outside its own handling may be unusable: replace it
                 await asyncio.to_thread(env.close)

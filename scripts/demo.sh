@@ -39,9 +39,10 @@ MODEL="vllm:http://127.0.0.1:$PORT#smollm2?temperature=0.7&max_tokens=192"
 
 play() {  # env short-name policy episodes [extra args...]
   local env=$1 name=$2 policy=$3 n=$4; shift 4
+  local tag=oracle; [ "$policy" = oracle ] || tag=smollm2
   echo
   echo "==> $env  policy=${policy%%\?*}"
-  agentgym eval "$env" --policy "$policy" --n "$n" --out "$RUN/$name.jsonl" "$@" \
+  agentgym eval "$env" --policy "$policy" --n "$n" --out "$RUN/$name-$tag.jsonl" "$@" \
     || echo "   ($env: the run failed, see above)"
 }
 
@@ -56,8 +57,8 @@ done
 
 echo
 echo "Trajectories are in $RUN/. Next:"
-echo "  agentgym replay $RUN/tooluse.jsonl            # browse turn by turn (q quits)"
-echo "  agentgym replay $RUN/search.jsonl --reexec    # re-run the recorded actions, check determinism"
-echo "  agentgym rescore $RUN/toy.jsonl -r direct     # the same episodes under D-RA"
-echo "  agentgym report $RUN --html $RUN/report.html  # HTML report with plots"
-agentgym replay "$RUN/toy.jsonl" --plain --episode 0 --limit 300
+echo "  agentgym replay $RUN/tooluse-smollm2.jsonl          # browse turn by turn (q quits)"
+echo "  agentgym replay $RUN/search-oracle.jsonl --reexec     # re-run the recorded actions, check determinism"
+echo "  agentgym rescore $RUN/toy-smollm2.jsonl -r direct     # the same episodes under D-RA"
+echo "  agentgym report $RUN --html $RUN/report.html          # HTML report with plots"
+agentgym replay "$RUN/tooluse-smollm2.jsonl" --plain --episode 0 --limit 300

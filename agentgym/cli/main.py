@@ -59,7 +59,9 @@ for _module, _attr, _parent, _name in SUB_APPS:
 RewardOpt = Annotated[
     str | None, typer.Option("--reward", "-r", help="gated | direct | outcome | path to a RewardSpec YAML")
 ]
-EnvArgOpt = Annotated[list[str] | None, typer.Option("--env-arg", "-e", help="env keyword argument key=value")]
+EnvArgOpt = Annotated[
+    list[str] | None, typer.Option("--env-arg", "-e", help="env keyword argument key=value")
+]
 
 
 @app.command("list")
@@ -91,7 +93,7 @@ def _rollout(
     env_args: list[str] | None,
     task: list[str] | None,
     resume: bool,
-) -> tuple[list[Any], Path | None]:
+) -> tuple[list[Any], Path | None, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from agentgym.rollout import run_episodes
@@ -116,8 +118,13 @@ def _rollout(
     def on_episode(record: Any) -> None:
         progress.advance(bar)
         if not console.is_terminal:
-            ret = "invalid" if record.reward_invalid or record.report is None else f"{record.report.return_:g}"
-            print(f"episode task={record.task_id} seed={record.seed} turns={len(record.steps)} return={ret}", flush=True)
+            ret = (
+                "invalid" if record.reward_invalid or record.report is None else f"{record.report.return_:g}"
+            )
+            print(
+                f"episode task={record.task_id} seed={record.seed} turns={len(record.steps)} return={ret}",
+                flush=True,
+            )
 
     with progress:
         bar = progress.add_task(f"{env_id} x {policy_spec}", total=total)
@@ -134,7 +141,7 @@ def _rollout(
             resume=resume,
             on_episode=on_episode,
         )
-    return records, out
+    return records, out, policy
 
 
 def _print_summary(records: list[Any], title: str) -> dict[str, Any]:
@@ -155,10 +162,15 @@ def _print_summary(records: list[Any], title: str) -> dict[str, Any]:
 @app.command()
 def run(
     env_id: Annotated[str, typer.Argument(help="e.g. agentgym/StallOrSubmit-v0")],
-    policy: Annotated[str, typer.Option("--policy", "-p", help="random | oracle | scripted:A|B | hf:PATH | vllm:URL#MODEL ...")] = "random",
+    policy: Annotated[
+        str,
+        typer.Option("--policy", "-p", help="random | oracle | scripted:A|B | hf:PATH | vllm:URL#MODEL ..."),
+    ] = "random",
     episodes: Annotated[int, typer.Option("--episodes", "-n", help="number of tasks (groups) to play")] = 1,
     reward: RewardOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="trajectory file (JSONL) to append to")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="trajectory file (JSONL) to append to")
+    ] = None,
     seed: int = 0,
     group_size: Annotated[int, typer.Option("--group-size", "-G", help="samples per task (GRPO groups)")] = 1,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
@@ -169,8 +181,19 @@ def run(
 ) -> None:
     """Play episodes with a policy and write a replayable trajectory file."""
     with cli_errors():
-        records, out = _rollout(
-            env_id, policy, episodes, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume
+        records, out, _ = _rollout(
+            env_id,
+            policy,
+            episodes,
+            reward,
+            out,
+            seed,
+            group_size,
+            concurrency,
+            max_turns,
+            env_arg,
+            task,
+            resume,
         )
         _print_summary(records, f"{env_id} - {policy}")
         if out is not None:
@@ -185,7 +208,9 @@ def evaluate(
     reward: RewardOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o")] = None,
     seed: int = 0,
-    group_size: Annotated[int, typer.Option("--group-size", "-G", "-k", help="samples per task (pass@k, pass^k)")] = 1,
+    group_size: Annotated[
+        int, typer.Option("--group-size", "-G", "-k", help="samples per task (pass@k, pass^k)")
+    ] = 1,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
     max_turns: Annotated[int | None, typer.Option("--max-turns")] = None,
     env_arg: EnvArgOpt = None,
@@ -195,13 +220,22 @@ def evaluate(
 ) -> None:
     """Evaluate a policy: success/resolve, completion, turns, pass@k, returns under every mode."""
     with cli_errors():
-        records, out = _rollout(
+        records, out, agent = _rollout(
             env_id, policy, n, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume
         )
-        if out is not None:
+        if (
+            out is not None and resume
+        ):  # the metrics cover this configuration's episodes, resumed ones included
+            from agentgym.rollout import matching_records
             from agentgym.trajectory import read_trajectories
 
-            records = [r for r in read_trajectories(out).records if r.env_id == check_env_id(env_id)]
+            stored = read_trajectories(out).records
+            records = matching_records(
+                stored,
+                env_id=records[0].env_id if records else check_env_id(env_id),
+                policy=agent.describe(),
+                env_kwargs=records[0].env_kwargs if records else None,
+            )
         summary = _print_summary(records, f"eval {env_id} - {policy}")
         if json_out is not None:
             json_out.write_text(json.dumps(summary, indent=2))
@@ -224,11 +258,15 @@ def replay(
     ] = None,
     plain: Annotated[
         bool | None,
-        typer.Option("--plain/--interactive", help="plain text (the default when not on a TTY) or the viewer"),
+        typer.Option(
+            "--plain/--interactive", help="plain text (the default when not on a TTY) or the viewer"
+        ),
     ] = None,
     reexec: Annotated[
         bool,
-        typer.Option("--reexec", help="re-run the recorded actions in a fresh env; report the first divergence"),
+        typer.Option(
+            "--reexec", help="re-run the recorded actions in a fresh env; report the first divergence"
+        ),
     ] = False,
     ignore: Annotated[
         list[str] | None,
@@ -237,7 +275,9 @@ def replay(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="with --reexec: write per-episode results as JSON")
     ] = None,
-    limit: Annotated[int, typer.Option(help="plain mode: max characters per action/observation (0 = all)")] = 2000,
+    limit: Annotated[
+        int, typer.Option(help="plain mode: max characters per action/observation (0 = all)")
+    ] = 2000,
 ) -> None:
     """Browse recorded episodes (interactive on a TTY), print them, or re-execute them (--reexec).
 
@@ -327,7 +367,11 @@ def train_toy(
         results = []
         for seed in range(seeds):
             config = ToyTrainConfig(
-                reward=reward, iterations=iterations, batch_size=batch_size, learning_rate=learning_rate, seed=seed
+                reward=reward,
+                iterations=iterations,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                seed=seed,
             )
             result = train(config)
             results.append(result)

@@ -43,6 +43,10 @@ def test_grouped_concurrent_rollout_writes_and_resumes(tmp_path):
     stored = read_trajectories(out).records
     assert len(stored) == 8 and len(more) == 2
     assert len({r.key for r in stored}) == 8
+    # another policy writing to the same file does not count as done
+    other = run_episodes(TOY, RandomPolicy(2), episodes=1, group_size=2, concurrency=1, out=out)
+    assert len(other) == 2
+    stored = read_trajectories(out).records[:8]
     summary = summarize(stored)
     assert summary["episodes"] == 8 and "pass@2" in summary and "return_gated" in summary
 
