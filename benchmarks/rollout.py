@@ -10,7 +10,9 @@
 Printed: env steps/s and generated tokens/s of the agent loop, the raw server's tokens/s, their
 ratio (goal: agent loop >= 0.90 of raw, i.e. the loop costs <= 10%), and the policy-side cost per
 turn (prompt rendering + drift check). The raw phase has no turn dependencies (all prompts are
-known up front), so the ratio also includes the latency of waiting for each env step.
+known up front), so the ratio also includes the latency of waiting for each env step. The
+server's prefix cache is emptied before each phase (the benchmark's own server runs with
+`VLLM_SERVER_DEV_MODE=1`), else the raw replay would hit the agent phase's cached prompts.
 
     python benchmarks/rollout.py --quick                 # starts its own vLLM server (~45 s)
     python benchmarks/rollout.py --url http://127.0.0.1:8000 --model smollm2 --episodes 16
@@ -105,6 +107,14 @@ async def raw_phase(url: str, model: str, sent: list[tuple[list[int], int]], con
     return {"wall": wall, "tokens": generated}
 
 
+def reset_prefix_cache(url: str) -> bool:
+    """Empty the server's prefix cache so neither phase reuses the other's prompts (dev endpoint)."""
+    try:
+        return httpx.post(f"{url}/reset_prefix_cache", timeout=60.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def main() -> None:
     args = parse_args()
     from agentgym.baselines.models.server import VLLMServer
@@ -112,7 +122,7 @@ def main() -> None:
     server = None
     url = args.url
     if url is None:
-        server = VLLMServer(args.model, served_model_name=args.model)
+        server = VLLMServer(args.model, served_model_name=args.model, env={"VLLM_SERVER_DEV_MODE": "1"})
         started = time.perf_counter()
         server.start()
         url = server.base_url
@@ -122,10 +132,13 @@ def main() -> None:
 
         policy = make_policy(f"vllm:{url}#{args.model}?temperature=1.0&max_tokens={args.max_tokens}")
         agent_tps, raw_tps, rows = [], [], []
+        cache_reset = True
         for _ in range(args.repeats):
+            cache_reset &= reset_prefix_cache(url)
             agent = asyncio.run(agent_phase(policy, args))
             if agent["errors"]:
                 raise SystemExit(f"episodes failed: {agent['errors'][:3]}")
+            cache_reset &= reset_prefix_cache(url)
             raw = asyncio.run(raw_phase(url, args.model, agent["sent"], args.episodes))
             agent_tps.append(agent["tokens"] / agent["wall"])
             raw_tps.append(raw["tokens"] / raw["wall"])
@@ -140,6 +153,8 @@ def main() -> None:
         print(f"ratio agent/raw tokens/s = {ratio:.3f}  (goal >= 0.90: agent loop costs {100 * (1 - ratio):.1f}% of throughput)")
         print(f"policy-side cost per turn (render + drift check) = {agent['prepare_ms']:.2f} ms; "
               f"env time total = {agent['env_s'] * 1000:.1f} ms; drift {policy.drift_stats()}")
+        if not cache_reset:
+            print("note: prefix cache not reset between phases (server without VLLM_SERVER_DEV_MODE=1): raw is favoured")
     finally:
         if server is not None:
             server.stop()
