@@ -70,13 +70,17 @@ class AgentEnv(gym.Env[str, str]):
         if emission not in ("terminal", "dense"):
             raise ValueError(f"emission must be 'terminal' or 'dense', got {emission!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.max_turns = int(max_turns or self.default_max_turns)
         if self.max_turns < 1:
             raise ValueError("max_turns must be >= 1")
         default = self.default_reward if self.default_reward is not None else "gated"
         self.reward_spec: RewardSpec = resolve_spec(reward, default=default)
-        bounds = {name: (0.0, 1.0) for name in getattr(self.reward_spec, "judges", None) or {}}  # judges score in [0, 1]
+        bounds = {
+            name: (0.0, 1.0) for name in getattr(self.reward_spec, "judges", None) or {}
+        }  # judges score in [0, 1]
         bounds.update(self.component_bounds)
         for message in check_dominance(self.reward_spec, bounds, self.max_turns, strict=strict_reward):
             warnings.warn(f"{type(self).__name__}: {message}", RewardSpecWarning, stacklevel=2)
@@ -156,7 +160,9 @@ class AgentEnv(gym.Env[str, str]):
         return DEFAULT_SYSTEM_PROMPT
 
     # ------------------------------------------------------------------ Gymnasium API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         if self._active:
             self._end_episode()
@@ -223,7 +229,9 @@ class AgentEnv(gym.Env[str, str]):
             observation = self._join_results(results)
 
         if infra_error is not None:
-            observation = f"Infrastructure error: {infra_error}. The episode has ended; its reward is marked invalid."
+            observation = (
+                f"Infrastructure error: {infra_error}. The episode has ended; its reward is marked invalid."
+            )
 
         canonical = "|".join(c.canonical() for c in parsed.calls) if parsed.calls else None
         components: dict[str, ComponentValue] = {
@@ -236,7 +244,9 @@ class AgentEnv(gym.Env[str, str]):
         if len(observation) > self.max_observation_chars:
             half = self.max_observation_chars // 2
             dropped = len(observation) - 2 * half
-            observation = f"{observation[:half]}\n[... {dropped} characters truncated ...]\n{observation[-half:]}"
+            observation = (
+                f"{observation[:half]}\n[... {dropped} characters truncated ...]\n{observation[-half:]}"
+            )
 
         reward = self._tracker.step(components)
         terminated = self._finish_requested and infra_error is None
@@ -257,7 +267,30 @@ class AgentEnv(gym.Env[str, str]):
             print(self.render_turn(-1))
         return observation, float(reward), terminated, truncated, info
 
-    def _finalize(self, truncated: bool, infra_error: InfrastructureError | None, info: dict[str, Any]) -> float:
+    def truncate(
+        self, reason: str = "truncated by the caller"
+    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """End the current episode now, as truncated (e.g. the agent's context window is full).
+
+        Returns a step-shaped tuple whose info carries the final report; trajectory components
+        are computed as at the turn limit (e.g. outcome "no_submit")."""
+        if not self._active or self._tracker is None:
+            raise gym.error.ResetNeeded("no episode in progress")
+        info: dict[str, Any] = {
+            "components": {},
+            "action_valid": False,
+            "tool_calls": [],
+            "tool_results": [],
+            "turn": self.turn,
+            "truncation_reason": reason,
+        }
+        self.transcript.append({"role": "user", "content": f"[episode truncated: {reason}]"})
+        reward = self._finalize(True, None, info)
+        return f"Episode truncated: {reason}.", float(reward), False, True, info
+
+    def _finalize(
+        self, truncated: bool, infra_error: InfrastructureError | None, info: dict[str, Any]
+    ) -> float:
         """Compute trajectory components and the report; returns the final reward correction."""
         assert self._tracker is not None
         trajectory: dict[str, ComponentValue] = {}
@@ -268,9 +301,13 @@ class AgentEnv(gym.Env[str, str]):
                 infra_error = exc
         invalid = infra_error is not None
         report, correction = self._tracker.finish(trajectory, reward_invalid=invalid)
-        if report.reward_invalid and not invalid:  # a component failed at scoring time (e.g. a judge timed out)
+        if (
+            report.reward_invalid and not invalid
+        ):  # a component failed at scoring time (e.g. a judge timed out)
             invalid = True
-            infra_error = InfrastructureError("; ".join(report.warnings) or "a reward component was unavailable")
+            infra_error = InfrastructureError(
+                "; ".join(report.warnings) or "a reward component was unavailable"
+            )
         metrics = {} if invalid else self._episode_metrics(trajectory)
         self.last_report = report
         info.update(
@@ -310,7 +347,7 @@ class AgentEnv(gym.Env[str, str]):
         names = ", ".join(self.toolset.names)
         return (
             "Error: no tool call found in your reply. Call one of the tools ("
-            f"{names}) as <tool_call>{{\"name\": ..., \"arguments\": {{...}}}}</tool_call>."
+            f'{names}) as <tool_call>{{"name": ..., "arguments": {{...}}}}</tool_call>.'
         )
 
     @staticmethod

@@ -32,8 +32,10 @@ class Policy(Protocol):
     """Conversation + tools in, assistant message out.
 
     Optional extras a policy may define: `async aact(messages, tools)` (used by async rollouts
-    instead of running `act` in a thread) and `on_episode_start(env, info)` (called after reset;
-    the oracle policy reads the env's gold solution there).
+    instead of running `act` in a thread), `on_episode_start(env, info)` (called after reset;
+    the oracle policy reads the env's gold solution there) and `for_episode(seed) -> Policy`
+    (a policy with per-episode state returns its own instance for each episode, so concurrent
+    episodes never share it and results do not depend on their interleaving).
     """
 
     name: str

@@ -122,7 +122,8 @@ class EpisodeRunner:
         options: dict[str, Any] | None = None,
     ) -> None:
         self.env = env
-        self.policy = policy
+        fork = getattr(policy, "for_episode", None)
+        self.policy = fork(job.seed) if fork is not None else policy
         self.job = job
         self.options = dict(options or {})
         if job.task_id is not None:
@@ -172,6 +173,10 @@ class EpisodeRunner:
         """Step the env with the policy's output; returns True when the episode is over."""
         message = _assistant_message(output)
         env_started = time.perf_counter()
+        if output.meta.get("stop"):  # the policy cannot continue (its context is full): truncate here
+            _, _, _, _, info = self.env.unwrapped.truncate(f"policy stopped: {output.finish_reason or 'stop'}")
+            self._finish_record(False, True, info)
+            return True
         observation, reward, terminated, truncated, info = self.env.step(message)
         env_seconds = time.perf_counter() - env_started
         if not isinstance(observation, str):
@@ -209,17 +214,21 @@ class EpisodeRunner:
         if info.get("tools"):  # an env may change the toolset mid-episode (BFCL miss_func)
             self.tools = info["tools"]
         if terminated or truncated:
-            self.record.terminated = bool(terminated)
-            self.record.truncated = bool(truncated)
-            report = info.get("report")
-            self.record.report = report
-            self.record.trajectory_components = info.get("trajectory_components", {})
-            self.record.metrics = info.get("metrics", {})
-            self.record.reward_invalid = bool(info.get("reward_invalid", False))
-            if info.get("infrastructure_error"):
-                self.record.error = info["infrastructure_error"]
+            self._finish_record(terminated, truncated, info)
             return True
         return False
+
+    def _finish_record(self, terminated: bool, truncated: bool, info: dict[str, Any]) -> None:
+        self.record.terminated = bool(terminated)
+        self.record.truncated = bool(truncated)
+        self.record.report = info.get("report")
+        self.record.trajectory_components = info.get("trajectory_components", {})
+        self.record.metrics = info.get("metrics", {})
+        self.record.reward_invalid = bool(info.get("reward_invalid", False))
+        if info.get("infrastructure_error"):
+            self.record.error = info["infrastructure_error"]
+        if info.get("truncation_reason"):
+            self.record.end_reason = info["truncation_reason"]
 
     def fail(self, exc: BaseException) -> EpisodeRecord:
         """Record an episode that crashed outside the env's own handling (masked, never scored)."""
@@ -266,7 +275,7 @@ def run_episode(
         done = False
         while not done:
             started = time.perf_counter()
-            output = policy.act(runner.messages, runner.tools)
+            output = runner.policy.act(runner.messages, runner.tools)
             done = runner.advance(output, time.perf_counter() - started)
     except Exception as exc:
         if not catch:
@@ -289,7 +298,7 @@ async def arun_episode(
     runner = EpisodeRunner(
         env, policy, env_id=env_id, env_kwargs=env_kwargs, job=job, run_id=run_id, options=options
     )
-    aact = getattr(policy, "aact", None)
+    aact = getattr(runner.policy, "aact", None)
     is_async = aact is not None and inspect.iscoroutinefunction(aact)
     try:
         await asyncio.to_thread(runner.begin)
@@ -299,7 +308,7 @@ async def arun_episode(
             if is_async:
                 output = await aact(runner.messages, runner.tools)
             else:
-                output = await asyncio.to_thread(policy.act, runner.messages, runner.tools)
+                output = await asyncio.to_thread(runner.policy.act, runner.messages, runner.tools)
             done = await asyncio.to_thread(runner.advance, output, time.perf_counter() - started)
     except Exception as exc:
         return runner.fail(exc)
@@ -427,11 +436,22 @@ def run_episodes(
     resume: bool = True,
     run_id: str | None = None,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
+    executor: str = "local",
 ) -> list[EpisodeRecord]:
-    """Make envs by id and run a plan of episodes (see `plan_jobs`, `arun_episodes`)."""
-    env_kwargs = dict(env_kwargs or {})
+    """Make envs by id and run a plan of episodes (see `plan_jobs`, `arun_episodes`).
 
-    def make_env() -> gym.Env:
+    `executor="ray"` runs each env in a Ray actor (`agentgym.ray_executor.RayEnv`), on the
+    cluster `ray.init` connects to; the policy stays in this process.
+    """
+    env_kwargs = dict(env_kwargs or {})
+    if executor not in ("local", "ray"):
+        raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
+
+    def make_env() -> Any:
+        if executor == "ray":
+            from agentgym.ray_executor import RayEnv
+
+            return RayEnv(env_id, env_kwargs)
         return gym.make(env_id, **env_kwargs)
 
     if task_ids is None:

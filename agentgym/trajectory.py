@@ -87,6 +87,7 @@ class EpisodeRecord(BaseModel):
     truncated: bool = False
     reward_invalid: bool = False
     error: str | None = None
+    end_reason: str | None = None  # why an episode was cut short by the caller (e.g. the policy's context is full)
     versions: dict[str, str] = Field(default_factory=dict)
     config_hash: str = ""
     started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

@@ -8,6 +8,7 @@ Policy strings for the CLI: `random`, `random:SEED`, `oracle`, `scripted:ACTION|
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import string
@@ -38,6 +39,11 @@ class ScriptedPolicy:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "actions": self.actions}
 
+    def for_episode(self, seed: int) -> ScriptedPolicy:
+        clone = copy.copy(self)
+        clone._index = 0
+        return clone
+
     def on_episode_start(self, env: Any, info: dict[str, Any]) -> None:
         self._index = 0
 
@@ -58,6 +64,11 @@ class OraclePolicy:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
+
+    def for_episode(self, seed: int) -> OraclePolicy:
+        clone = copy.copy(self)
+        clone._plan, clone._index = [], 0
+        return clone
 
     def on_episode_start(self, env: Any, info: dict[str, Any]) -> None:
         plan = env.unwrapped.oracle_actions()
@@ -85,6 +96,12 @@ class RandomPolicy:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "seed": self.seed}
+
+    def for_episode(self, seed: int) -> RandomPolicy:
+        """Draws depend on the policy seed and the episode seed only, not on other episodes."""
+        clone = copy.copy(self)
+        clone.rng = random.Random(self.seed * 1_000_003 + seed)
+        return clone
 
     def _sample(self, schema: dict[str, Any]) -> Any:
         if "enum" in schema:
