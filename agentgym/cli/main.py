@@ -59,6 +59,7 @@ for _module, _attr, _parent, _name in SUB_APPS:
 RewardOpt = Annotated[
     str | None, typer.Option("--reward", "-r", help="gated | direct | outcome | path to a RewardSpec YAML")
 ]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local | ray (envs as Ray actors)")]
 EnvArgOpt = Annotated[
     list[str] | None, typer.Option("--env-arg", "-e", help="env keyword argument key=value")
 ]
@@ -93,6 +94,7 @@ def _rollout(
     env_args: list[str] | None,
     task: list[str] | None,
     resume: bool,
+    executor: str = "local",
 ) -> tuple[list[Any], Path | None, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -140,6 +142,7 @@ def _rollout(
             out=out,
             resume=resume,
             on_episode=on_episode,
+            executor=executor,
         )
     return records, out, policy
 
@@ -178,6 +181,7 @@ def run(
     env_arg: EnvArgOpt = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="task id (repeatable)")] = None,
     resume: Annotated[bool, typer.Option(help="skip episodes already in --out")] = True,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Play episodes with a policy and write a replayable trajectory file."""
     with cli_errors():
@@ -217,11 +221,24 @@ def evaluate(
     task: Annotated[list[str] | None, typer.Option("--task", "-t")] = None,
     resume: Annotated[bool, typer.Option(help="skip episodes already in --out")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the metrics as JSON")] = None,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Evaluate a policy: success/resolve, completion, turns, pass@k, returns under every mode."""
     with cli_errors():
         records, out, agent = _rollout(
-            env_id, policy, n, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume
+            env_id,
+            policy,
+            n,
+            reward,
+            out,
+            seed,
+            group_size,
+            concurrency,
+            max_turns,
+            env_arg,
+            task,
+            resume,
+            executor,
         )
         if (
             out is not None and resume

@@ -86,3 +86,22 @@ def test_pass_estimators():
     assert pass_at_k(4, 0, 2) == 0.0 and pass_at_k(4, 4, 2) == 1.0
     assert pass_at_k(4, 1, 2) == pytest.approx(0.5)
     assert pass_hat_k(4, 2, 2) == pytest.approx(1 / 6)
+
+
+def test_interrupted_run_resumes_without_duplicates(tmp_path):
+    out = tmp_path / "run.jsonl"
+    done = []
+
+    def interrupt_after_three(record):
+        done.append(record)
+        if len(done) == 3:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-run
+
+    with pytest.raises(KeyboardInterrupt):
+        run_episodes(TOY, RandomPolicy(0), episodes=4, group_size=2, concurrency=1, out=out, on_episode=interrupt_after_three)
+    first = read_trajectories(out)
+    assert len(first.records) == 3 and not first.problems
+    rest = run_episodes(TOY, RandomPolicy(0), episodes=4, group_size=2, concurrency=2, out=out)
+    assert len(rest) == 5
+    stored = read_trajectories(out).records
+    assert len(stored) == 8 and len({r.key for r in stored}) == 8
