@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from agentgym.errors import InfrastructureError
+from agentgym.errors import ActionParseError, InfrastructureError
 from agentgym.parsing import ParsedAction, parse_action
 from agentgym.rewards import RewardReport, RewardSpec, RewardTracker, check_dominance, resolve_spec
 from agentgym.spaces import AnyText
@@ -110,7 +110,10 @@ class AgentEnv(gym.Env[str, str]):
         return Toolset.from_object(self)
 
     def _parse_text_action(self, text: str) -> list[ToolCall] | None:
-        """A family's own text grammar (e.g. `click("12")`); None when it does not apply."""
+        """A family's own text grammar (e.g. `click("12")`); None when it does not apply.
+
+        Raise `ActionParseError("...")` for text that is an attempted action in the grammar but
+        malformed: the action is invalid and the message is shown to the agent."""
         return None
 
     def _on_plain_text(self, text: str) -> str | None:
@@ -325,7 +328,11 @@ class AgentEnv(gym.Env[str, str]):
     def _parse(self, action: Any) -> ParsedAction:
         parsed = parse_action(action)
         if not parsed.calls and not parsed.errors and parsed.text:
-            family_calls = self._parse_text_action(parsed.text)
+            try:
+                family_calls = self._parse_text_action(parsed.text)
+            except ActionParseError as exc:
+                parsed.errors.append(str(exc))
+                return parsed
             if family_calls:
                 parsed.calls = family_calls
         return parsed

@@ -24,3 +24,8 @@ class TaskError(AgentGymError):
 
 class TrajectoryError(AgentGymError):
     """A trajectory file or record is malformed."""
+
+
+class ActionParseError(AgentGymError):
+    """Raised by a family's text grammar (`_parse_text_action`) for text it recognizes as an
+    attempted action but cannot parse; the message becomes the error observation."""

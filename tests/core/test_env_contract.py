@@ -128,3 +128,21 @@ def test_unknown_task_id_is_a_clear_error():
     env = make_toy()
     with pytest.raises(agentgym.TaskError, match="unknown task id"):
         env.reset(options={"task_id": "nope"})
+
+
+def test_family_grammar_can_report_parse_errors():
+    from agentgym.envs.toy.stall_or_submit import StallOrSubmitEnv
+    from agentgym.errors import ActionParseError
+
+    class Strict(StallOrSubmitEnv):
+        def _parse_text_action(self, text):
+            if text.startswith("work(") and text != "work()":
+                raise ActionParseError("work takes no arguments: write work()")
+            return super()._parse_text_action(text)
+
+    env = Strict()
+    env.reset(seed=0)
+    obs, _, _, _, info = env.step("work(3)")
+    assert not info["action_valid"] and "work takes no arguments" in obs
+    obs, _, _, _, info = env.step("work()")
+    assert info["action_valid"]
