@@ -192,7 +192,7 @@ def token_logprobs(
     if features is not None and first_layer is not None:
         hidden = top_forward(model, features, first_layer)
     else:
-        hidden = model.get_decoder()(input_ids=ids).last_hidden_state[0]
+        hidden = model.get_decoder()(input_ids=ids, use_cache=False).last_hidden_state[0]
     logits = model.get_output_embeddings()(hidden[positions - 1]).float() / temperature
     allowed = [segment.allowed[i] for i in positions.tolist()]
     if any(a is not None for a in allowed):
