@@ -45,6 +45,7 @@ SUB_APPS = [
     ("agentgym.cli.models", "serve_app", app, "serve"),
     ("agentgym.cli.judge", "app", app, "judge"),
     ("agentgym.cli.report", "app", app, "report"),
+    ("agentgym.cli.train", "train_command", train_app, "grpo"),
 ]
 for _module, _attr, _parent, _name in SUB_APPS:
     try:
