@@ -100,15 +100,16 @@ def test_interactive_viewer_in_tmux(toy_file, tmp_path):
             ["tmux", "-L", socket, *args], check=True, capture_output=True, text=True, env=env
         ).stdout
 
-    def wait_for(text: str, timeout: float = 60.0) -> str:
+    def wait_for(*texts: str, timeout: float = 60.0) -> str:
+        """Wait until every text is on screen (the viewer draws the header before the body)."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = tmux("capture-pane", "-p", "-t", session)
-            if text in screen:
+            if all(text in screen for text in texts):
                 return screen
             time.sleep(0.2)
-        raise AssertionError(f"{text!r} not on screen:\n{screen}")
+        raise AssertionError(f"{texts!r} not all on screen:\n{screen}")
 
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", command)
     try:
@@ -116,8 +117,8 @@ def test_interactive_viewer_in_tmux(toy_file, tmp_path):
         tmux("send-keys", "-t", session, "Right")
         wait_for("turn 1/")
         tmux("send-keys", "-t", session, "Right")
-        screen = wait_for("turn 2/")
-        assert "observation" in screen and "noop" in screen and "gates: outcome" in screen
+        screen = wait_for("turn 2/", "observation", "noop", "gates: outcome")
+        assert screen.index("turn 2/") < screen.index("observation")
         tmux("send-keys", "-t", session, "G")
         wait_for("reward report")
         tmux("send-keys", "-t", session, "q")
