@@ -163,43 +163,39 @@ def _print_summary(records: list[Any], title: str) -> dict[str, Any]:
     return summary
 
 
+PolicyOpt = Annotated[
+    str, typer.Option("--policy", "-p", help="random | oracle | scripted:A|B | smollm2 | hf:PATH | vllm:URL#MODEL ...")
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="trajectory file (JSONL) to append to")]
+GroupOpt = Annotated[int, typer.Option("--group-size", "-G", "-k", help="samples per task (GRPO groups, pass@k)")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-c", help="episodes in flight at once")]
+MaxTurnsOpt = Annotated[int | None, typer.Option("--max-turns", help="override the env's turn limit")]
+TaskOpt = Annotated[list[str] | None, typer.Option("--task", "-t", help="task id (repeatable)")]
+ResumeOpt = Annotated[bool, typer.Option(help="skip episodes this configuration already wrote to --out")]
+
+
 @app.command()
 def run(
     env_id: Annotated[str, typer.Argument(help="e.g. agentgym/StallOrSubmit-v0")],
-    policy: Annotated[
-        str,
-        typer.Option("--policy", "-p", help="random | oracle | scripted:A|B | hf:PATH | vllm:URL#MODEL ..."),
-    ] = "random",
+    policy: PolicyOpt = "random",
     episodes: Annotated[int, typer.Option("--episodes", "-n", help="number of tasks (groups) to play")] = 1,
     reward: RewardOpt = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="trajectory file (JSONL) to append to")
-    ] = None,
+    out: OutOpt = None,
     seed: int = 0,
-    group_size: Annotated[int, typer.Option("--group-size", "-G", help="samples per task (GRPO groups)")] = 1,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
-    max_turns: Annotated[int | None, typer.Option("--max-turns")] = None,
+    group_size: GroupOpt = 1,
+    concurrency: ConcurrencyOpt = 1,
+    max_turns: MaxTurnsOpt = None,
     env_arg: EnvArgOpt = None,
-    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="task id (repeatable)")] = None,
-    resume: Annotated[bool, typer.Option(help="skip episodes already in --out")] = True,
+    task: TaskOpt = None,
+    resume: ResumeOpt = True,
     executor: ExecutorOpt = "local",
 ) -> None:
     """Play episodes with a policy and write a replayable trajectory file."""
     with cli_errors():
         records, out, _ = _rollout(
-            env_id,
-            policy,
-            episodes,
-            reward,
-            out,
-            seed,
-            group_size,
-            concurrency,
-            max_turns,
-            env_arg,
-            task,
-            resume,
-        )
+            env_id, policy, episodes, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume,
+            executor,
+        )  # fmt: skip
         _print_summary(records, f"{env_id} - {policy}")
         if out is not None:
             console.print(f"wrote {len(records)} episode(s) to {out}\nreplay with: agentgym replay {out}")
@@ -208,49 +204,32 @@ def run(
 @app.command("eval")
 def evaluate(
     env_id: Annotated[str, typer.Argument(help="e.g. agentgym/SWE-v0")],
-    policy: Annotated[str, typer.Option("--policy", "-p")] = "random",
+    policy: PolicyOpt = "random",
     n: Annotated[int, typer.Option("--n", "-n", help="number of tasks")] = 10,
     reward: RewardOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o")] = None,
+    out: OutOpt = None,
     seed: int = 0,
-    group_size: Annotated[
-        int, typer.Option("--group-size", "-G", "-k", help="samples per task (pass@k, pass^k)")
-    ] = 1,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
-    max_turns: Annotated[int | None, typer.Option("--max-turns")] = None,
+    group_size: GroupOpt = 1,
+    concurrency: ConcurrencyOpt = 1,
+    max_turns: MaxTurnsOpt = None,
     env_arg: EnvArgOpt = None,
-    task: Annotated[list[str] | None, typer.Option("--task", "-t")] = None,
-    resume: Annotated[bool, typer.Option(help="skip episodes already in --out")] = True,
+    task: TaskOpt = None,
+    resume: ResumeOpt = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the metrics as JSON")] = None,
     executor: ExecutorOpt = "local",
 ) -> None:
     """Evaluate a policy: success/resolve, completion, turns, pass@k, returns under every mode."""
     with cli_errors():
         records, out, agent = _rollout(
-            env_id,
-            policy,
-            n,
-            reward,
-            out,
-            seed,
-            group_size,
-            concurrency,
-            max_turns,
-            env_arg,
-            task,
-            resume,
-            executor,
-        )
-        if (
-            out is not None and resume
-        ):  # the metrics cover this configuration's episodes, resumed ones included
+            env_id, policy, n, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume, executor
+        )  # fmt: skip
+        if out is not None and resume:  # metrics cover this configuration's episodes, resumed ones included
             from agentgym.rollout import matching_records
             from agentgym.trajectory import read_trajectories
 
-            stored = read_trajectories(out).records
             records = matching_records(
-                stored,
-                env_id=records[0].env_id if records else check_env_id(env_id),
+                read_trajectories(out).records,
+                env_id=check_env_id(env_id),
                 policy=agent.describe(),
                 env_kwargs=records[0].env_kwargs if records else None,
             )
