@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,12 @@ from agentgym.cli.common import (
     make_policy,
     parse_env_args,
 )
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    return f"warning: {message}\n"
+
+
+warnings.formatwarning = _one_line_warning  # CLI users get the message, not a source line
 
 app = typer.Typer(
     name="agentgym",
