@@ -22,7 +22,8 @@ from agentgym.cli.common import (
     parse_env_args,
 )
 
-def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
