@@ -86,7 +86,7 @@ class TokenPolicy:
 
     # -- backend hooks -----------------------------------------------------------------------------
     def _generate(self, prompt_ids: list[int], max_tokens: int) -> Generation:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass implements it
 
     async def _agenerate(self, prompt_ids: list[int], max_tokens: int) -> Generation:
         return await asyncio.to_thread(self._generate, prompt_ids, max_tokens)

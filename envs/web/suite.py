@@ -42,17 +42,17 @@ class Suite:
     screenshot_selector: str | None = None
 
     def task_ids(self) -> list[str]:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass implements it
 
     def get_task(self, task_id: str) -> WebTask:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass implements it
 
     def start(self, env: Any, page: Any, task: WebTask, seed: int) -> WebTask:
         """Set the episode up, navigate to the start page; returns the episode's task (goal filled in)."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass implements it
 
     def check(self, page: Any, task: WebTask, answer: str | None) -> Check:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass implements it
 
     def oracle(self, page: Any, task: WebTask) -> list[str] | None:
         return task.oracle

@@ -58,7 +58,7 @@ class World:
     # ------------------------------------------------------------------ to implement
     def populate(self, rng: random.Random) -> None:
         """Insert the seed rows (use only `rng` for randomness)."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass implements it
 
     # ------------------------------------------------------------------ helpers
     def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
