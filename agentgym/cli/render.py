@@ -45,21 +45,19 @@ def step_panel(step: StepRecord, *, limit: int = 2000) -> Panel:
 
 
 def report_table(record: EpisodeRecord) -> Table:
+    """One row per level: its aggregate, its own gate, whether the gates above let it count."""
     table = Table(title="reward report", show_edge=False)
-    for column in ("level", "scope", "value", "gate", "open", "contribution"):
+    for column in ("level", "scope", "value", "own gate", "counts (G)", "contribution"):
         table.add_column(column)
     report = record.report
     if report is not None:
         for level in report.levels:
-            gate = "-" if level.gate_threshold is None else f">= {level.gate_threshold:g}"
-            table.add_row(
-                level.name,
-                level.scope,
-                f"{level.value:g}",
-                gate,
-                "yes" if level.gate_open else "no",
-                f"{level.contribution:g}",
-            )
+            if level.gate_threshold is None:
+                gate = "-"
+            else:
+                gate = f">= {level.gate_threshold:g} " + ("open" if level.gate_open else "closed")
+            counts = "skipped" if level.skipped else f"{level.multiplier:g}"
+            table.add_row(level.name, level.scope, f"{level.value:g}", gate, counts, f"{level.contribution:g}")
     return table
 
 
