@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from agentgym.errors import ActionParseError, InfrastructureError
+from agentgym.errors import ActionParseError, InfrastructureError, TaskError
 from agentgym.parsing import ParsedAction, parse_action
 from agentgym.rewards import RewardReport, RewardSpec, RewardTracker, check_dominance, resolve_spec
 from agentgym.spaces import AnyText
@@ -138,6 +139,17 @@ class AgentEnv(gym.Env[str, str]):
     def oracle_actions(self) -> list[str | dict[str, Any]] | None:
         """The gold solution of the current episode as a list of actions, if the task has one."""
         return None
+
+    # ------------------------------------------------------------------ helpers for families
+    def _pick_task_id(self, task_id: str | None, ids: Sequence[str], known: Container[str] | None = None,
+                      hint: str = "") -> str:
+        """The requested task id, or one drawn from `ids` with the episode's seeded RNG (so the
+        same seed gives the same task). An id not in `known` (default: `ids`) is a `TaskError`."""
+        if task_id is None:
+            return ids[int(self.np_random.integers(len(ids)))]
+        if task_id not in (ids if known is None else known):
+            raise TaskError(f"unknown task id {task_id!r}" + (f" ({hint})" if hint else ""))
+        return task_id
 
     # ------------------------------------------------------------------ helpers for tools
     def emit(self, name: str, value: ComponentValue) -> None:

@@ -201,10 +201,7 @@ class SearchQAEnv(AgentEnv):
         return self.task
 
     def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        if task_id is None:
-            task_id = self._ids[int(self.np_random.integers(len(self._ids)))]
-        if task_id not in self._tasks:
-            raise TaskError(f"unknown task id {task_id!r} in suite {self.suite.name!r}")
+        task_id = self._pick_task_id(task_id, self._ids, self._tasks, hint=f"suite {self.suite.name!r}")
         task = self._tasks[task_id]
         self._reset_state()
         prompt = PROMPT.format(question=task.question, judge=JUDGE_LINE if self.judge_enabled else "")

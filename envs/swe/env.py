@@ -147,12 +147,9 @@ class SWEEnv(AgentEnv):
         return LocalSandbox(template, default_timeout=self.command_timeout)
 
     def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        if task_id is None:
-            task_id = self._ids[int(self.np_random.integers(len(self._ids)))]
-        if task_id not in self._instances:
-            raise TaskError(
-                f"unknown SWE task {task_id!r} ({len(self._ids)} tasks; see env.unwrapped.task_ids())"
-            )
+        task_id = self._pick_task_id(
+            task_id, self._ids, self._instances, hint=f"SWE: {len(self._ids)} tasks; see env.unwrapped.task_ids()"
+        )
         inst = self._instances[task_id]
         for attempt in range(3):  # a pooled container may have died while idle: take another
             self._release_sandbox()

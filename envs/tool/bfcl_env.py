@@ -81,10 +81,7 @@ class BFCLEnv(AgentEnv):
         return self.btask.category in MULTI_TURN
 
     def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        if task_id is None:
-            task_id = self._ids[int(self.np_random.integers(len(self._ids)))]
-        if task_id not in self._tasks:
-            raise TaskError(f"unknown BFCL task id {task_id!r}")
+        task_id = self._pick_task_id(task_id, self._ids, self._tasks, hint="BFCL")
         task = self._tasks[task_id]
         self.calls = []
         self._turn_index = 0

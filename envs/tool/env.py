@@ -89,10 +89,7 @@ class ToolUseEnv(AgentEnv):
         return list(self._ids)
 
     def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        if task_id is None:
-            task_id = self._ids[int(self.np_random.integers(len(self._ids)))]
-        if task_id not in self._tasks:
-            raise TaskError(f"unknown task id {task_id!r}")
+        task_id = self._pick_task_id(task_id, self._ids, self._tasks)
         task = self._tasks[task_id]
         if self.world is not None:
             self.world.close()

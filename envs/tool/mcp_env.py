@@ -114,10 +114,7 @@ class MCPEnv(AgentEnv):
                 raise TaskError(f"unknown task id {task_id!r}: this MCP env has no tasks")
             task = MCPTask(id="free-form", prompt=str(prompt or FREE_FORM_PROMPT))
         else:
-            if task_id is None:
-                task_id = self._ids[int(self.np_random.integers(len(self._ids)))]
-            if task_id not in self._tasks:
-                raise TaskError(f"unknown task id {task_id!r}; have {', '.join(self._ids[:5])}")
+            task_id = self._pick_task_id(task_id, self._ids, self._tasks, hint=f"have {', '.join(self._ids[:5])}")
             task = self._tasks[task_id]
         self._pending_gold = list(range(len(task.gold_calls)))
         self._done_items = set()

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.env import AgentEnv, EpisodeStart
-from agentgym.errors import TaskError
 from agentgym.task import Task, hidden
 from agentgym.tools import ToolCall, tool
 
@@ -66,10 +65,7 @@ class StallOrSubmitEnv(AgentEnv):
         return list(self._ids)
 
     def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        if task_id is None:
-            task_id = self._ids[int(self.np_random.integers(len(self._ids)))]
-        if task_id not in self._tasks:
-            raise TaskError(f"unknown task id {task_id!r} (have toy-0 .. toy-{len(self._ids) - 1})")
+        task_id = self._pick_task_id(task_id, self._ids, self._tasks, hint=f"have toy-0 .. toy-{len(self._ids) - 1}")
         self.work_done = 0
         self.submitted = False
         self.passed = False
