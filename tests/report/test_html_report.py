@@ -8,6 +8,7 @@ import gymnasium as gym
 import pytest
 
 from agentgym.baselines.policies.scripted import OraclePolicy, RandomPolicy, ScriptedPolicy
+from agentgym.envs.web.browser import CHROMIUM_ARGS  # the flags verified on this platform
 from agentgym.replay.filters import stalled
 from agentgym.report.data import compute_report_data
 from agentgym.report.html import write_report
@@ -16,15 +17,6 @@ from agentgym.trajectory import EpisodeRecord, TrajectoryWriter
 
 TOY = "agentgym/StallOrSubmit-v0"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 EXPECTED_CHARTS = (
     "returns",
     "rates",
@@ -128,7 +120,7 @@ def test_report_is_self_contained(report_file):
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(report_file, tmp_path):
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+        pytest.skip(reason=f"{CHROMIUM} not installed (apt-get install -y chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     from PIL import Image
 

@@ -81,7 +81,7 @@ def _import_swebench():
     else:
         spec = importlib.util.find_spec("swebench")
         if spec is None:
-            pytest.skip("swebench not installed (pip install --no-deps swebench)")
+            pytest.skip(reason="swebench not installed (pip install --no-deps swebench)")
         root = spec.submodule_search_locations[0]
         for name, sub in (("swebench", ""), ("swebench.harness", "/harness")):
             mod = types.ModuleType(name)

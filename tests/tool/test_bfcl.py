@@ -71,7 +71,7 @@ def test_parallel_calls_match_in_any_order():
 @pytest.mark.slow
 def test_agrees_with_bfcl_eval_checker_on_perturbed_answers(single_turn_tasks, tmp_path):
     if not Path(REFERENCE_PYTHON).exists():
-        pytest.skip(f"bfcl-eval with its dependencies is not installed at {REFERENCE_PYTHON} "
+        pytest.skip(reason=f"bfcl-eval with its dependencies is not installed at {REFERENCE_PYTHON} "
                     "(python -m venv /work/bfclvenv && /work/bfclvenv/bin/pip install bfcl-eval soundfile)")
     from bfcl_perturb import perturbed_set, to_calls
 
@@ -96,7 +96,7 @@ def test_agrees_with_bfcl_eval_checker_on_perturbed_answers(single_turn_tasks, t
 @pytest.mark.slow
 def test_multi_turn_agrees_with_bfcl_eval_checker(tmp_path):
     if not Path(REFERENCE_PYTHON).exists():
-        pytest.skip(f"bfcl-eval with its dependencies is not installed at {REFERENCE_PYTHON}")
+        pytest.skip(reason=f"bfcl-eval with its dependencies is not installed at {REFERENCE_PYTHON}")
     from bfcl_perturb import call_source, multi_turn_variants
 
     env = gym.make("agentgym/BFCL-v0", category="multi_turn_base")

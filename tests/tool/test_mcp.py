@@ -23,7 +23,7 @@ pytest.importorskip("mcp", reason="the MCP bridge needs the mcp package (extra: 
 def server_command(name: str) -> str:
     path = shutil.which(name) or os.path.join(os.path.dirname(sys.executable), name)
     if not os.path.exists(path):
-        pytest.skip(f"{name} is not installed (pip install {name})")
+        pytest.skip(reason=f"{name} is not installed (pip install {name})")
     return path
 
 

@@ -14,7 +14,7 @@ MODEL_DIR = Path(os.environ.get("AGENTGYM_HOME", Path.home() / ".cache" / "agent
 @pytest.fixture(scope="session")
 def tokenizer():
     if not (MODEL_DIR / "tokenizer.json").exists():
-        pytest.skip(f"no SmolLM2 tokenizer at {MODEL_DIR}: run `agentgym models fetch smollm2`")
+        pytest.skip(reason=f"no SmolLM2 tokenizer at {MODEL_DIR}: run `agentgym models fetch smollm2`")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoTokenizer
 

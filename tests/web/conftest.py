@@ -16,7 +16,7 @@ def _have_chromium() -> bool:
 @pytest.fixture(scope="module")
 def web_env():
     if not _have_chromium():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip(reason="Chromium is not installed (apt-get install chromium)")
     from agentgym.envs.web.env import WebEnv
 
     env = WebEnv(suite="apps", num_tasks=100)
@@ -27,7 +27,7 @@ def web_env():
 @pytest.fixture(scope="module")
 def miniwob_env():
     if not _have_chromium():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip(reason="Chromium is not installed (apt-get install chromium)")
     from agentgym.envs.web.env import WebEnv
 
     env = WebEnv(suite="miniwob")
