@@ -454,26 +454,37 @@ def run_episodes(
             return RayEnv(env_id, env_kwargs)
         return gym.make(env_id, **env_kwargs)
 
+    spare: list[Any] = []  # an env made to list the tasks becomes the pool's first env
     if task_ids is None:
         probe = make_env()
+        spare.append(probe)
         try:
             listed = probe.unwrapped.task_ids() if hasattr(probe.unwrapped, "task_ids") else None
-        finally:
+        except BaseException:
             probe.close()
+            raise
     else:
         listed = list(task_ids)
     jobs = plan_jobs(listed, episodes=episodes, group_size=group_size, seed=seed)
-    return asyncio.run(
-        arun_episodes(
-            make_env,
-            policy,
-            jobs,
-            env_id=env_id,
-            env_kwargs=env_kwargs,
-            concurrency=concurrency,
-            out=out,
-            resume=resume,
-            run_id=run_id,
-            on_episode=on_episode,
+
+    def pooled_env() -> Any:
+        return spare.pop() if spare else make_env()
+
+    try:
+        return asyncio.run(
+            arun_episodes(
+                pooled_env,
+                policy,
+                jobs,
+                env_id=env_id,
+                env_kwargs=env_kwargs,
+                concurrency=concurrency,
+                out=out,
+                resume=resume,
+                run_id=run_id,
+                on_episode=on_episode,
+            )
         )
-    )
+    finally:
+        for env in spare:  # not taken (e.g. every episode was already done)
+            env.close()
