@@ -1,60 +1,95 @@
-"""`AgentEnv`: the Gymnasium base class of every agentgym environment.
+"""`AgentEnv`: the Gymnasium base class of every agentgym environment, and its closed step pipeline.
 
-A family implements a few hooks (`_start_episode`, its `@tool` methods, `_trajectory_components`)
-and gets the rest here: action parsing (raw text or OpenAI assistant messages), argument
-validation with explanatory error observations, step components (`action_valid`,
-`repeated_action` plus whatever tools `emit`), the turn limit, the reward layer (gated by default),
-the episode's reward report, the transcript and `render()`.
+A family writes data and hooks; the core owns the loop. What a family provides:
 
-Bad actions never raise. Infrastructure failures (`InfrastructureError` from a tool or from
-grading) end the episode with `info["reward_invalid"] = True`, `truncated=True` and every return 0,
-so trainers can mask them.
+- `components` (class attribute): every reward component it emits, with bounds or labels;
+  `outcome`: which component is the outcome and which labels are success;
+- a `TaskSource` passed to `__init__` (`tasks=`), from which the core draws the episode's task;
+- hooks, all public and all optional except `start_episode`: `start_episode`, `make_tools` (by
+  default the env's `@tool` methods), `parse_text_action` (a text grammar; raise
+  `ActionParseError` for a malformed attempt), `reply_to_text`, `no_call_message`, `prepare_call`,
+  `after_call`, `end_step`, `score_episode`, `episode_metrics`, `end_episode`, `oracle_actions`,
+  `execute`, `declared_components`.
+
+One `step` runs this pipeline, in this order, and no family overrides it:
+
+1. parse the action (OpenAI message or text; `<tool_call>` blocks; else the family grammar);
+2. no call: `reply_to_text` (None makes the action invalid, answered by `no_call_message`);
+   calls: for each, `prepare_call` -> size check -> the tool -> `after_call`;
+3. `end_step(observation, ending)`: components the family can only compute now (e.g. after the
+   last call of the episode) are emitted here, before the reward layer sees the step;
+4. the step's components: every declared step component zero-filled, the core's
+   `action_valid` / `repeated_action`, then whatever the family emitted;
+5. the reward tracker records them; at the end `score_episode` gives the trajectory components,
+   the spec's judges run live, and the report, `success` and metrics go into `info`.
+
+Bad actions never raise. Infrastructure failures (`InfrastructureError` from a hook, a tool or
+grading) end the episode with `info["reward_invalid"] = True`, `truncated=True` and every return
+0, so trainers can mask them.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Container, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import gymnasium as gym
 
 from agentgym.errors import ActionParseError, InfrastructureError, TaskError
+from agentgym.outcome import Outcome
 from agentgym.parsing import ParsedAction, parse_action
 from agentgym.rewards import RewardReport, RewardSpec, RewardTracker, check_dominance, resolve_spec
+from agentgym.rewards.components import Component, check_spec_components, component_bounds, step_component
 from agentgym.spaces import AnyText
-from agentgym.task import Task
+from agentgym.task import Task, TaskSource
 from agentgym.tools import ToolCall, ToolResult, Toolset
 
 ComponentValue = float | str
+TaskT = TypeVar("TaskT", bound=Task)
+R = TypeVar("R")
+
 DEFAULT_SYSTEM_PROMPT = (
     "You are an agent acting in an environment through tools. Call exactly the tools you need; "
     "reply with tool calls in the format you were given."
 )
 
+#: Step components every env emits, whatever its family.
+CORE_COMPONENTS: tuple[Component, ...] = (
+    step_component("action_valid", description="1 when the action parsed and every call was well-formed"),
+    step_component("repeated_action", description="1 when the calls repeat the previous step's exactly"),
+)
+
 
 class RewardSpecWarning(UserWarning):
-    """A reward spec may let lower levels override the outcome (see RESEARCH.md §1)."""
+    """A reward spec may let lower levels override the outcome (the dominance check)."""
+
+
+class UndeclaredComponentWarning(UserWarning):
+    """A family emitted a component it does not declare (a family bug; `agentgym check` fails it)."""
 
 
 @dataclass
 class EpisodeStart:
-    """What `_start_episode` returns: the task and the first observation."""
+    """What `start_episode` returns: the task (possibly specialised, e.g. seeded) and the prompt."""
 
     task: Task
     prompt: str
     system_prompt: str | None = None
 
 
-class AgentEnv(gym.Env[str, str]):
-    """Base class for multi-turn, tool-using LLM environments (see DESIGN.md)."""
+class AgentEnv(gym.Env[str, str], Generic[TaskT]):
+    """Base class for multi-turn, tool-using LLM environments (see the module docstring)."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 0}
     default_reward: ClassVar[RewardSpec | str | Path | dict | None] = None
-    component_bounds: ClassVar[dict[str, tuple[float, float]]] = {}
+    #: every reward component the family emits (the core adds CORE_COMPONENTS and spec judges)
+    components: ClassVar[tuple[Component, ...]] = ()
+    #: how an episode succeeds; None for an env without a notion of success
+    outcome: ClassVar[Outcome | None] = None
     default_max_turns: ClassVar[int] = 20
     max_argument_chars: ClassVar[int] = 100_000
     max_observation_chars: ClassVar[int] = 100_000
@@ -62,11 +97,14 @@ class AgentEnv(gym.Env[str, str]):
     def __init__(
         self,
         *,
+        tasks: TaskSource[TaskT] | None = None,
+        split: str | None = None,
         max_turns: int | None = None,
         reward: RewardSpec | str | Path | dict | None = None,
         emission: str = "terminal",
         render_mode: str | None = None,
         strict_reward: bool = False,
+        judge_models: Any = None,
     ) -> None:
         if emission not in ("terminal", "dense"):
             raise ValueError(f"emission must be 'terminal' or 'dense', got {emission!r}")
@@ -77,81 +115,127 @@ class AgentEnv(gym.Env[str, str]):
         self.max_turns = int(max_turns or self.default_max_turns)
         if self.max_turns < 1:
             raise ValueError("max_turns must be >= 1")
+        self.tasks: TaskSource[TaskT] | None = tasks
+        if split is not None and tasks is not None and split not in tasks.splits():
+            raise TaskError(f"unknown split {split!r}; splits: {', '.join(tasks.splits())}")
+        self.split = split
         default = self.default_reward if self.default_reward is not None else "gated"
         self.reward_spec: RewardSpec = resolve_spec(reward, default=default)
-        bounds = {
-            name: (0.0, 1.0) for name in getattr(self.reward_spec, "judges", None) or {}
-        }  # judges score in [0, 1]
-        bounds.update(self.component_bounds)
+        self.judges = self._build_judges(judge_models)
+        self.declared: dict[str, Component] = self.declared_components()
+        check_spec_components(self.reward_spec, self.declared, owner=type(self).__name__)
+        bounds = component_bounds(self.declared, self.reward_spec)
         for message in check_dominance(self.reward_spec, bounds, self.max_turns, strict=strict_reward):
             warnings.warn(f"{type(self).__name__}: {message}", RewardSpecWarning, stacklevel=2)
+        self._step_zeros = {n: 0.0 for n, c in self.declared.items() if c.scope == "step" and not c.categorical}
         self.emission = emission
         self.render_mode = render_mode
         self.observation_space = AnyText()
         self.action_space = AnyText()
-        self.task: Task | None = None
+        self.task: TaskT | None = None
         self.turn = 0
         self.transcript: list[dict[str, Any]] = []
         self.last_report: RewardReport | None = None
+        self.last_action: ParsedAction | None = None
         self.last_step_seconds = 0.0
+        self.emitted_names: set[str] = set()  # what the family emitted this episode (conformance)
+        self.undeclared_emissions: set[str] = set()
         self._active = False
         self._toolset: Toolset | None = None
+        self._tools_changed = False
         self._tracker: RewardTracker | None = None
         self._pending: dict[str, ComponentValue] = {}
         self._finish_requested = False
         self._previous_calls: str | None = None
 
-    # ------------------------------------------------------------------ hooks for families
-    def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        """Pick (with `self.np_random` when `task_id` is None) and set up a task."""
-        raise NotImplementedError  # abstract: every family implements it
+    # ================================================================== hooks for families
+    def start_episode(self, task: TaskT, options: dict[str, Any]) -> EpisodeStart:
+        """Set up the episode for `task` (sandbox, page, world state) and return its prompt."""
+        raise NotImplementedError(f"{type(self).__name__} must implement start_episode")
 
-    def _tools(self) -> Toolset:
+    def select_task(self, task_id: str | None, options: dict[str, Any]) -> TaskT:
+        """The episode's task: `task_id` from the task source, or one drawn with the episode's
+        seeded RNG from `options["split"]` (default: the env's `split`, else every task)."""
+        if self.tasks is None:
+            raise TaskError(f"{type(self).__name__} has no task source; pass tasks= to AgentEnv.__init__")
+        if task_id is not None:
+            return self.tasks.get(task_id)
+        return self.tasks.sample(self.np_random, options.get("split", self.split))
+
+    def make_tools(self) -> Toolset:
         """The tools of the current episode; by default the env's `@tool` methods."""
         return Toolset.from_object(self)
 
-    def _parse_text_action(self, text: str) -> list[ToolCall] | None:
-        """A family's own text grammar (e.g. `click("12")`); None when it does not apply.
+    def parse_text_action(self, text: str) -> list[ToolCall] | None:
+        """A family's own text grammar (e.g. `click("12")`); None when the text is not in it.
 
-        Raise `ActionParseError("...")` for text that is an attempted action in the grammar but
+        Raise `ActionParseError("...")` for text that attempts an action in the grammar but is
         malformed: the action is invalid and the message is shown to the agent."""
         return None
 
-    def _on_plain_text(self, text: str) -> str | None:
-        """Reply to an action with no tool call; None makes it an invalid action."""
+    def reply_to_text(self, text: str) -> str | None:
+        """Observation for an action with no tool call (e.g. a message to a user); None makes
+        the action invalid and the agent gets `no_call_message()`."""
         return None
 
-    def _trajectory_components(self, truncated: bool) -> dict[str, ComponentValue]:
-        """Trajectory-scope components at the end of the episode (e.g. the outcome label)."""
+    def no_call_message(self) -> str:
+        """The observation for an action that called no tool and was not accepted as text."""
+        names = ", ".join(self.toolset.names)
+        return (
+            "Error: no tool call found in your reply. Call one of the tools ("
+            f'{names}) as <tool_call>{{"name": ..., "arguments": {{...}}}}</tool_call>.'
+        )
+
+    def prepare_call(self, call: ToolCall) -> ToolCall:
+        """A chance to rewrite a parsed call before it runs (e.g. map a sanitised tool name back)."""
+        return call
+
+    def after_call(self, call: ToolCall, result: ToolResult) -> None:
+        """Called after each tool call with its result; families score calls here with `emit`."""
+
+    def end_step(self, observation: str, ending: bool) -> dict[str, Any] | None:
+        """Called once per step after every call ran and before the reward layer sees the step.
+
+        `ending`: the episode ends with this step (finished, or at the turn limit). Components
+        that can only be computed now (e.g. a score over all the episode's calls) are emitted
+        here. Returns extra `info` keys for this step, or None."""
+        return None
+
+    def score_episode(self, truncated: bool) -> dict[str, ComponentValue]:
+        """Trajectory-scope components at the end of the episode (the outcome label and others)."""
         return {}
 
-    def _episode_metrics(self, trajectory_components: dict[str, ComponentValue]) -> dict[str, float]:
-        """Per-episode metrics for `agentgym eval` (success, resolved, completed, ...)."""
+    def episode_metrics(self, trajectory_components: dict[str, ComponentValue]) -> dict[str, float]:
+        """Family-specific metrics of a finished episode for `agentgym eval` (the core adds
+        `success`, `turns` and the checklist)."""
         return {}
 
-    def _end_episode(self) -> None:
+    def end_episode(self) -> None:
         """Release per-episode resources (after the last step, or on the next reset)."""
 
-    def task_ids(self) -> list[str] | None:
-        """The ids of this env's tasks, when it has a fixed list (used for grouped sampling)."""
+    def oracle_actions(self) -> list[str | dict[str, Any] | ToolCall | list[ToolCall]] | None:
+        """The gold solution of the current episode as actions (text, assistant messages, tool
+        calls or lists of them), when the task has one."""
         return None
 
-    def oracle_actions(self) -> list[str | dict[str, Any]] | None:
-        """The gold solution of the current episode as a list of actions, if the task has one."""
-        return None
+    def declared_components(self) -> dict[str, Component]:
+        """Every component this env may emit: the core's, the family's `components`, and one per
+        judge of the reward spec. Override only when the set depends on the env's configuration."""
+        declared = {c.name: c for c in CORE_COMPONENTS}
+        declared.update({c.name: c for c in self.components})
+        if self.judges is not None:
+            declared.update({c.name: c for c in self.judges.components()})
+        return declared
 
-    # ------------------------------------------------------------------ helpers for families
-    def _pick_task_id(self, task_id: str | None, ids: Sequence[str], known: Container[str] | None = None,
-                      hint: str = "") -> str:
-        """The requested task id, or one drawn from `ids` with the episode's seeded RNG (so the
-        same seed gives the same task). An id not in `known` (default: `ids`) is a `TaskError`."""
-        if task_id is None:
-            return ids[int(self.np_random.integers(len(ids)))]
-        if task_id not in (ids if known is None else known):
-            raise TaskError(f"unknown task id {task_id!r}" + (f" ({hint})" if hint else ""))
-        return task_id
+    def execute(self, work: Callable[[], R]) -> R:
+        """Run one piece of env work (reset, step, close). Override to run it where the env's
+        resources live, e.g. on the thread that owns a browser."""
+        return work()
 
-    # ------------------------------------------------------------------ helpers for tools
+    def default_system_prompt(self) -> str:
+        return DEFAULT_SYSTEM_PROMPT
+
+    # ================================================================== helpers for families
     def emit(self, name: str, value: ComponentValue) -> None:
         """Record a step-scope reward component for the current step (summed if emitted twice)."""
         if isinstance(value, bool):
@@ -165,33 +249,80 @@ class AgentEnv(gym.Env[str, str]):
         """End the episode after this step (the agent submitted or answered)."""
         self._finish_requested = True
 
+    def refresh_tools(self) -> None:
+        """Rebuild the toolset (the tools changed mid-episode); the step's info carries the new list."""
+        self._toolset = self.make_tools()
+        self._tools_changed = True
+
     @property
     def toolset(self) -> Toolset:
         if self._toolset is None:
-            self._toolset = self._tools()
+            self._toolset = self.make_tools()
         return self._toolset
 
-    def default_system_prompt(self) -> str:
-        return DEFAULT_SYSTEM_PROMPT
+    def task_ids(self, split: str | None = None) -> list[str] | None:
+        """The ids of this env's tasks (of `split` when given), or None without a task source."""
+        return self.tasks.ids(split) if self.tasks is not None else None
 
-    # ------------------------------------------------------------------ Gymnasium API
+    # ================================================================== Gymnasium API
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
+        return self.execute(lambda: self._reset(seed, options))
+
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        return self.execute(lambda: self._step(action))
+
+    def close(self) -> None:
+        def work() -> None:
+            if self._active:
+                self._active = False
+                self.end_episode()
+
+        self.execute(work)
+        super().close()
+
+    def truncate(
+        self, reason: str = "truncated by the caller"
+    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """End the current episode now, as truncated (e.g. the agent's context window is full).
+
+        Returns a step-shaped tuple whose info carries the final report; trajectory components
+        are computed as at the turn limit (e.g. outcome "no_submit")."""
+        if not self._active or self._tracker is None:
+            raise gym.error.ResetNeeded("no episode in progress")
+
+        def work() -> tuple[str, float, bool, bool, dict[str, Any]]:
+            info: dict[str, Any] = {
+                "components": {}, "action_valid": False, "tool_calls": [], "tool_results": [],
+                "turn": self.turn, "truncation_reason": reason,
+            }  # fmt: skip
+            self.transcript.append({"role": "user", "content": f"[episode truncated: {reason}]"})
+            reward = self._finalize(True, None, info)
+            return f"Episode truncated: {reason}.", float(reward), False, True, info
+
+        return self.execute(work)
+
+    # ================================================================== the pipeline
+    def _reset(self, seed: int | None, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         if self._active:
-            self._end_episode()
+            self._active = False
+            self.end_episode()
         options = dict(options or {})
         task_id = options.pop("task_id", None)
-        self._active = False
-        start = self._start_episode(task_id, options)
-        self.task = start.task
+        task = self.select_task(task_id, options)
         self.turn = 0
         self.last_report = None
+        self.last_action = None
         self._pending = {}
         self._finish_requested = False
         self._previous_calls = None
-        self._toolset = self._tools()
+        self.emitted_names = set()
+        start = self.start_episode(task, options)
+        self.task = start.task  # type: ignore[assignment]
+        self._toolset = self.make_tools()
+        self._tools_changed = False
         self._tracker = RewardTracker(self.reward_spec, emission=self.emission)
         system_prompt = start.system_prompt or self.default_system_prompt()
         self.transcript = [
@@ -208,7 +339,7 @@ class AgentEnv(gym.Env[str, str]):
         }
         return start.prompt, info
 
-    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+    def _step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if not self._active or self._tracker is None:
             raise gym.error.ResetNeeded("call reset() before step(); the episode has ended or never started")
         started = time.perf_counter()
@@ -216,53 +347,55 @@ class AgentEnv(gym.Env[str, str]):
         self._pending = {}
         self._finish_requested = False
         parsed = self._parse(action)
+        self.last_action = parsed
         results: list[ToolResult] = []
         infra_error: InfrastructureError | None = None
         action_valid = False
 
-        if parsed.errors:
-            observation = "Error: could not parse your tool call(s): " + "; ".join(parsed.errors)
-        elif not parsed.calls:
-            try:
-                reply = self._on_plain_text(parsed.text)
-            except InfrastructureError as exc:
-                infra_error, reply = exc, None
-            if reply is None:
-                observation = self._no_call_message()
+        # 1-2. the action: a parse error, plain text, or tool calls
+        try:
+            if parsed.errors:
+                observation = "Error: could not parse your tool call(s): " + "; ".join(parsed.errors)
+            elif not parsed.calls:
+                reply = self.reply_to_text(parsed.text)
+                observation, action_valid = (self.no_call_message(), False) if reply is None else (reply, True)
             else:
-                observation, action_valid = reply, True
-        else:
-            for index, call in enumerate(parsed.calls):
-                if not call.id:
-                    call.id = f"call_{self.turn}_{index}"
-                try:
-                    results.append(self._run_call(call))
-                except InfrastructureError as exc:
-                    infra_error = exc
-                    break
-            action_valid = not any(r.malformed for r in results)
-            observation = self._join_results(results)
+                for index, call in enumerate(parsed.calls):
+                    if not call.id:
+                        call.id = f"call_{self.turn}_{index}"
+                    call = self.prepare_call(call)
+                    result = self._run_call(call)
+                    results.append(result)
+                    self.after_call(call, result)
+                action_valid = not any(r.malformed for r in results)
+                observation = self._join_results(results)
+        except InfrastructureError as exc:
+            infra_error, observation = exc, ""
 
+        # 3. late components, before the reward layer sees the step
+        ending = infra_error is None and (self._finish_requested or self.turn >= self.max_turns)
+        extra_info: dict[str, Any] = {}
+        if infra_error is None:
+            try:
+                extra_info = self.end_step(observation, ending) or {}
+            except InfrastructureError as exc:
+                infra_error = exc
         if infra_error is not None:
             observation = (
                 f"Infrastructure error: {infra_error}. The episode has ended; its reward is marked invalid."
             )
 
+        # 4. the step's components: declared zeros, the core's, the family's
         canonical = "|".join(c.canonical() for c in parsed.calls) if parsed.calls else None
-        components: dict[str, ComponentValue] = {
-            "action_valid": float(action_valid),
-            "repeated_action": float(canonical is not None and canonical == self._previous_calls),
-        }
+        components: dict[str, ComponentValue] = dict(self._step_zeros)
+        components["action_valid"] = float(action_valid)
+        components["repeated_action"] = float(canonical is not None and canonical == self._previous_calls)
+        self._note_emitted(self._pending)
         components.update(self._pending)
         self._previous_calls = canonical
+        observation = self._clip_observation(observation)
 
-        if len(observation) > self.max_observation_chars:
-            half = self.max_observation_chars // 2
-            dropped = len(observation) - 2 * half
-            observation = (
-                f"{observation[:half]}\n[... {dropped} characters truncated ...]\n{observation[-half:]}"
-            )
-
+        # 5. the reward layer
         reward = self._tracker.step(components)
         terminated = self._finish_requested and infra_error is None
         truncated = infra_error is not None or (not terminated and self.turn >= self.max_turns)
@@ -272,9 +405,12 @@ class AgentEnv(gym.Env[str, str]):
             "tool_calls": [c.model_dump() for c in parsed.calls],
             "tool_results": [r.model_dump() for r in results],
             "turn": self.turn,
+            **extra_info,
         }
+        if self._tools_changed:  # the caller's tool list must grow with the env's
+            info["tools"] = self.toolset.schemas()
+            self._tools_changed = False
         self._record_turn(parsed, results, observation)
-
         if terminated or truncated:
             reward += self._finalize(truncated, infra_error, info)
         self.last_step_seconds = time.perf_counter() - started
@@ -282,66 +418,90 @@ class AgentEnv(gym.Env[str, str]):
             print(self.render_turn(-1))
         return observation, float(reward), terminated, truncated, info
 
-    def truncate(
-        self, reason: str = "truncated by the caller"
-    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """End the current episode now, as truncated (e.g. the agent's context window is full).
-
-        Returns a step-shaped tuple whose info carries the final report; trajectory components
-        are computed as at the turn limit (e.g. outcome "no_submit")."""
-        if not self._active or self._tracker is None:
-            raise gym.error.ResetNeeded("no episode in progress")
-        info: dict[str, Any] = {
-            "components": {},
-            "action_valid": False,
-            "tool_calls": [],
-            "tool_results": [],
-            "turn": self.turn,
-            "truncation_reason": reason,
-        }
-        self.transcript.append({"role": "user", "content": f"[episode truncated: {reason}]"})
-        reward = self._finalize(True, None, info)
-        return f"Episode truncated: {reason}.", float(reward), False, True, info
-
     def _finalize(
         self, truncated: bool, infra_error: InfrastructureError | None, info: dict[str, Any]
     ) -> float:
-        """Compute trajectory components and the report; returns the final reward correction."""
+        """Trajectory components, live judges and the report; returns the final reward correction."""
         assert self._tracker is not None
         trajectory: dict[str, ComponentValue] = {}
         if infra_error is None:
             try:
-                trajectory = self._trajectory_components(truncated)
+                trajectory = dict(self.score_episode(truncated))
             except InfrastructureError as exc:
                 infra_error = exc
+        self._note_emitted(trajectory)
         invalid = infra_error is not None
-        report, correction = self._tracker.finish(trajectory, reward_invalid=invalid)
-        if (
-            report.reward_invalid and not invalid
-        ):  # a component failed at scoring time (e.g. a judge timed out)
+        scored: dict[str, Any] = dict(trajectory)
+        judgments: dict[str, Any] = {}
+        if self.judges is not None and not invalid:
+            judged = self.judges.judge_episode(self.transcript, self.task, self._tracker.n_steps)
+            judgments = judged.judgments
+            if judged.invalid:
+                invalid, infra_error = True, InfrastructureError("judge failed: " + "; ".join(judged.errors))
+            else:
+                self._tracker.add_step_components(judged.step_components)
+                scored.update(judged.trajectory)
+        report, correction = self._tracker.finish(scored, reward_invalid=invalid)
+        if report.reward_invalid and not invalid:  # a lazy component failed while scoring
             invalid = True
-            infra_error = InfrastructureError(
-                "; ".join(report.warnings) or "a reward component was unavailable"
-            )
-        metrics = {} if invalid else self._episode_metrics(trajectory)
+            infra_error = InfrastructureError("; ".join(report.warnings) or "a reward component was unavailable")
+        # judges called lazily during scoring have filled `judgments`; record their scores
+        trajectory.update({k: v["score"] for k, v in judgments.items() if isinstance(v, dict) and v.get("valid")})
+        success = None if invalid or self.outcome is None else self.outcome.is_success(trajectory)
+        metrics: dict[str, float] = {}
+        if not invalid:
+            metrics = {"turns": float(self.turn)}
+            if success is not None:
+                metrics["success"] = float(success)
+            checklist = self.outcome.checklist if self.outcome is not None else None
+            if checklist is not None:
+                if checklist in trajectory:
+                    metrics["checklist"] = float(trajectory[checklist])
+                else:
+                    metrics["checklist"] = float(sum(float(s.get(checklist, 0.0)) for s in self._tracker.steps))
+            metrics.update(self.episode_metrics(trajectory))
         self.last_report = report
         info.update(
             report=report,
             trajectory_components=trajectory,
             metrics=metrics,
+            success=success,
             reward_invalid=invalid,
         )
+        if judgments:
+            info["judgments"] = judgments
         if invalid:
             info["infrastructure_error"] = str(infra_error)
         self._active = False
-        self._end_episode()
+        self.end_episode()
         return correction
+
+    # ================================================================== internals
+    def _build_judges(self, models: Any) -> Any:
+        if not self.reward_spec.judges:
+            return None
+        from agentgym.policy import make_judge_model
+        from agentgym.rewards.judges import LiveJudges
+
+        return LiveJudges(self.reward_spec, resolve=make_judge_model, models=models)
+
+    def _note_emitted(self, values: dict[str, Any]) -> None:
+        for name in values:
+            if name not in self.emitted_names:
+                self.emitted_names.add(name)
+                if name not in self.declared and name not in self.undeclared_emissions:
+                    self.undeclared_emissions.add(name)
+                    warnings.warn(
+                        f"{type(self).__name__} emitted component {name!r}, which it does not declare",
+                        UndeclaredComponentWarning,
+                        stacklevel=4,
+                    )
 
     def _parse(self, action: Any) -> ParsedAction:
         parsed = parse_action(action)
         if not parsed.calls and not parsed.errors and parsed.text:
             try:
-                family_calls = self._parse_text_action(parsed.text)
+                family_calls = self.parse_text_action(parsed.text)
             except ActionParseError as exc:
                 parsed.errors.append(str(exc))
                 return parsed
@@ -362,12 +522,12 @@ class AgentEnv(gym.Env[str, str]):
             )
         return self.toolset.call(call)
 
-    def _no_call_message(self) -> str:
-        names = ", ".join(self.toolset.names)
-        return (
-            "Error: no tool call found in your reply. Call one of the tools ("
-            f'{names}) as <tool_call>{{"name": ..., "arguments": {{...}}}}</tool_call>.'
-        )
+    def _clip_observation(self, observation: str) -> str:
+        if len(observation) <= self.max_observation_chars:
+            return observation
+        half = self.max_observation_chars // 2
+        dropped = len(observation) - 2 * half
+        return f"{observation[:half]}\n[... {dropped} characters truncated ...]\n{observation[-half:]}"
 
     @staticmethod
     def _join_results(results: list[ToolResult]) -> str:
@@ -388,7 +548,7 @@ class AgentEnv(gym.Env[str, str]):
         else:
             self.transcript.append({"role": "user", "content": observation})
 
-    # ------------------------------------------------------------------ inspection
+    # ================================================================== inspection
     def render(self) -> str | None:
         text = "\n".join(self.render_turn(i) for i in range(len(self.transcript)))
         if self.render_mode == "human":
@@ -403,9 +563,3 @@ class AgentEnv(gym.Env[str, str]):
         for call in message.get("tool_calls", []):
             body += f"\n  -> {call['function']['name']}({call['function']['arguments']})"
         return f"[{role}] {body}"
-
-    def close(self) -> None:
-        if self._active:
-            self._active = False
-            self._end_episode()
-        super().close()

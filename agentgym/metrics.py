@@ -15,17 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from agentgym.outcome import success_of
 from agentgym.trajectory import EpisodeRecord
-
-SUCCESS_KEYS = ("success", "resolved", "correct", "em")
-
-
-def success_key(records: Sequence[EpisodeRecord]) -> str | None:
-    for key in SUCCESS_KEYS:
-        if any(key in r.metrics for r in records):
-            return key
-    return None
-
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
@@ -54,11 +45,11 @@ def summarize(records: Sequence[EpisodeRecord], ks: Sequence[int] = (1, 2, 4, 8)
         summary["return_gated"] = float(np.mean([rep.return_gated for rep in reports]))
         summary["return_direct"] = float(np.mean([rep.return_direct for rep in reports]))
         summary["return_outcome"] = float(np.mean([rep.return_outcome for rep in reports]))
-    key = success_key(valid)
+    known = [r for r in valid if success_of(r) is not None]
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for r in valid:
-        groups[(r.group_id or f"task:{r.task_id}", r.task_id)].append(float(r.metrics.get(key, 0.0)) if key else 0.0)
-    if key is not None:
+    for r in known:
+        groups[(r.group_id or f"task:{r.task_id}", r.task_id)].append(float(bool(success_of(r))))
+    if known:
         sizes = [len(v) for v in groups.values()]
         for k in ks:
             if k <= 1 or min(sizes) < k:

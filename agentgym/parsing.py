@@ -93,8 +93,23 @@ def parse_tool_call_text(text: str) -> tuple[list[ToolCall], list[str]]:
     return calls, errors
 
 
+def action_message(action: Any) -> str | dict[str, Any]:
+    """An oracle's action as a policy would send it: text stays text, a `ToolCall` or a list of
+    them becomes an assistant message with `tool_calls`, a message dict is returned as is."""
+    if isinstance(action, ToolCall):
+        action = [action]
+    if isinstance(action, list) and all(isinstance(c, ToolCall) for c in action):
+        calls = [c if c.id else c.model_copy(update={"id": f"call_{i}"}) for i, c in enumerate(action)]
+        return {"role": "assistant", "content": "", "tool_calls": [c.to_openai() for c in calls]}
+    return action
+
+
 def parse_action(action: Any) -> ParsedAction:
     """Parse an action into tool calls. Never raises."""
+    if isinstance(action, ToolCall) or (
+        isinstance(action, list) and action and all(isinstance(c, ToolCall) for c in action)
+    ):
+        action = action_message(action)
     if isinstance(action, Mapping):
         text = message_text(action.get("content"))
         raw_calls = action.get("tool_calls") or []

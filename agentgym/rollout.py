@@ -22,6 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agentgym.family import task_source
 from agentgym.errors import InfrastructureError
 from agentgym.policy import Policy, PolicyOutput
 from agentgym.trajectory import (
@@ -211,7 +212,7 @@ class EpisodeRunner:
             )
         )
         self.messages.extend(_conversation_update(message, observation, info))
-        if info.get("tools"):  # an env may change the toolset mid-episode (BFCL miss_func)
+        if info.get("tools"):  # an env may change the toolset mid-episode (a tool appears)
             self.tools = info["tools"]
         if terminated or truncated:
             self._finish_record(terminated, truncated, info)
@@ -224,6 +225,8 @@ class EpisodeRunner:
         self.record.report = info.get("report")
         self.record.trajectory_components = info.get("trajectory_components", {})
         self.record.metrics = info.get("metrics", {})
+        self.record.success = info.get("success")
+        self.record.judgments = info.get("judgments", {})
         self.record.reward_invalid = bool(info.get("reward_invalid", False))
         if info.get("infrastructure_error"):
             self.record.error = info["infrastructure_error"]
@@ -455,16 +458,19 @@ def run_episodes(
         return gym.make(env_id, **env_kwargs)
 
     spare: list[Any] = []  # an env made to list the tasks becomes the pool's first env
-    if task_ids is None:
+    split = env_kwargs.get("split")
+    if task_ids is not None:
+        listed: list[str] | None = list(task_ids)
+    elif (source := task_source(env_id, env_kwargs)) is not None:  # listed without building an env
+        listed = source.ids(split)
+    else:
         probe = make_env()
         spare.append(probe)
         try:
-            listed = probe.unwrapped.task_ids() if hasattr(probe.unwrapped, "task_ids") else None
+            listed = probe.unwrapped.task_ids(split) if hasattr(probe.unwrapped, "task_ids") else None
         except BaseException:
             probe.close()
             raise
-    else:
-        listed = list(task_ids)
     jobs = plan_jobs(listed, episodes=episodes, group_size=group_size, seed=seed)
 
     def pooled_env() -> Any:

@@ -83,6 +83,8 @@ class EpisodeRecord(BaseModel):
     trajectory_components: dict[str, float | str] = Field(default_factory=dict)
     report: RewardReport | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
+    success: bool | None = None  # the env's declared outcome says success; None when unknown or invalid
+    judgments: dict[str, Any] = Field(default_factory=dict)  # live judges' verdicts and rationales
     terminated: bool = False
     truncated: bool = False
     reward_invalid: bool = False

@@ -50,7 +50,7 @@ def zero_variance_fraction(
 ) -> float:
     """Fraction of groups (with at least one valid entry) whose valid returns are all equal.
 
-    Such groups contribute zero advantage, hence no learning signal (RESEARCH.md §1).
+    Such groups contribute zero advantage, hence no learning signal.
     Returns 0.0 when there is no group.
     """
     groups = _groups(returns, group_ids)

@@ -41,29 +41,49 @@ train_app = typer.Typer(help="Train agents.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(train_app, name="train")
 
-#: Sub-apps owned by the families: (module, attribute, parent, name). Mounted when importable.
+#: The core's own sub-apps: (module, attribute, parent, name). Families add theirs by discovery.
 SUB_APPS = [
     ("agentgym.cli.sandbox", "app", app, "sandbox"),
-    ("agentgym.cli.tasks_swe", "app", tasks_app, "swe"),
-    ("agentgym.cli.tasks_web", "app", tasks_app, "web"),
-    ("agentgym.cli.search", "tasks_app", tasks_app, "search"),
-    ("agentgym.cli.search", "app", app, "search"),
-    ("agentgym.cli.mcp", "app", app, "mcp"),
     ("agentgym.cli.models", "app", app, "models"),
     ("agentgym.cli.models", "serve_app", app, "serve"),
     ("agentgym.cli.judge", "app", app, "judge"),
     ("agentgym.cli.report", "app", app, "report"),
     ("agentgym.cli.train", "train_command", train_app, "grpo"),
 ]
-for _module, _attr, _parent, _name in SUB_APPS:
-    try:
-        _sub = getattr(importlib.import_module(_module), _attr)
-    except (ImportError, AttributeError):
-        continue
-    if isinstance(_sub, typer.Typer):
-        _parent.add_typer(_sub, name=_name)
+GROUPS = {"tasks": tasks_app, "train": train_app}
+
+
+def _mount(sub: Any, parent: typer.Typer, name: str) -> None:
+    if isinstance(sub, typer.Typer):
+        parent.add_typer(sub, name=name)
     else:  # a plain function: mount as a single command
-        _parent.command(name=_name)(_sub)
+        parent.command(name=name)(sub)
+
+
+def _mount_all() -> None:
+    """Mount the core's sub-apps, then every installed family's commands (`Family.commands`)."""
+    for module, attr, parent, name in SUB_APPS:
+        try:
+            _mount(getattr(importlib.import_module(module), attr), parent, name)
+        except (ImportError, AttributeError):
+            continue
+    from agentgym.family import families, load_object
+
+    for family in families().values():
+        for path, reference in family.commands.items():
+            *group, name = path.split()
+            parent = GROUPS.get(group[0]) if group else app
+            if parent is None or len(group) > 1:
+                warnings.warn(f"family {family.name!r}: cannot mount command at {path!r} (groups: tasks, train)",
+                              stacklevel=1)
+                continue
+            try:
+                _mount(load_object(reference), parent, name)
+            except (ImportError, AttributeError) as exc:  # its extra is not installed
+                warnings.warn(f"family {family.name!r}: command {path!r} unavailable ({exc})", stacklevel=1)
+
+
+_mount_all()
 
 RewardOpt = Annotated[
     str | None, typer.Option("--reward", "-r", help="gated | direct | outcome | path to a RewardSpec YAML")
@@ -76,18 +96,44 @@ EnvArgOpt = Annotated[
 
 @app.command("list")
 def list_envs() -> None:
-    """List the registered environments and whether their extras are installed."""
+    """List the registered environments, their family and whether their extras are installed."""
     from rich.table import Table
 
-    from agentgym.registration import ENVS, available
+    from agentgym.family import available, env_entries
 
     table = Table(show_edge=False)
-    for column in ("env id", "available", "extra", "description"):
+    for column in ("env id", "family", "available", "extra", "description"):
         table.add_column(column)
-    for env_id, (_entry, extra, about) in ENVS.items():
-        ok = available(env_id)
-        table.add_row(env_id, "yes" if ok else "no", extra or "-", about)
+    for env_id, (family, entry) in env_entries().items():
+        table.add_row(env_id, family.name, "yes" if available(env_id) else "no", family.extra or "-",
+                      entry.description)
     console.print(table)
+
+
+@app.command("check")
+def check(
+    env_id: Annotated[str, typer.Argument(help="any Gymnasium id: agentgym/NAME-vN, or my_pkg:my/Env-v0 (imports my_pkg)")],
+    episodes: Annotated[int, typer.Option("--episodes", "-n", help="oracle episodes (random: twice as many)")] = 3,
+    env_arg: EnvArgOpt = None,
+    seed: int = 0,
+    reexec: Annotated[bool, typer.Option(help="re-execute the first oracle episode")] = True,
+) -> None:
+    """Family conformance: check_env, declared components emitted, oracle succeeds, random does not,
+    re-execution reproduces, spec bound, success declared. Exit 1 naming each failed check."""
+    from agentgym.conformance import check_conformance
+
+    with cli_errors():
+        env_id = check_env_id(env_id)
+        kwargs = parse_env_args(env_arg) if env_arg else None
+        result = check_conformance(env_id, kwargs, episodes=episodes, seed=seed, reexec=reexec)
+    for item in result.checks:
+        mark = "[green]pass[/]" if item.passed else "[bold red]FAIL[/]"
+        console.print(f"{mark} {item.name}" + (f": {item.detail}" if item.detail and not item.passed else ""),
+                      highlight=False, soft_wrap=True)
+    if not result.passed:
+        err_console.print(f"{env_id}: {len(result.failures())} check(s) failed", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{env_id}: conforms ({len(result.checks)} checks)")
 
 
 def _rollout(
@@ -184,7 +230,7 @@ ResumeOpt = Annotated[bool, typer.Option(help="skip episodes this configuration 
 
 @app.command()
 def run(
-    env_id: Annotated[str, typer.Argument(help="e.g. agentgym/StallOrSubmit-v0")],
+    env_id: Annotated[str, typer.Argument(help="a Gymnasium id (see `agentgym list`), or module:id")],
     policy: PolicyOpt = "random",
     episodes: Annotated[int, typer.Option("--episodes", "-n", help="number of tasks (groups) to play")] = 1,
     reward: RewardOpt = None,
@@ -211,7 +257,7 @@ def run(
 
 @app.command("eval")
 def evaluate(
-    env_id: Annotated[str, typer.Argument(help="e.g. agentgym/SWE-v0")],
+    env_id: Annotated[str, typer.Argument(help="a Gymnasium id (see `agentgym list`), or module:id")],
     policy: PolicyOpt = "random",
     n: Annotated[int, typer.Option("--n", "-n", help="number of tasks")] = 10,
     reward: RewardOpt = None,
@@ -353,40 +399,6 @@ def rescore(
     )
     if code:
         raise typer.Exit(code)
-
-
-@train_app.command("toy")
-def train_toy(
-    reward: Annotated[str, typer.Option("--reward", "-r", help="gated | direct | outcome")] = "gated",
-    seeds: Annotated[int, typer.Option(help="number of seeds")] = 3,
-    iterations: int = 150,
-    batch_size: int = 32,
-    learning_rate: float = 1.0,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="write results as JSON")] = None,
-) -> None:
-    """Tabular REINFORCE on StallOrSubmit: D-RA stalls to the cap, G-RA submits."""
-    from agentgym.baselines.train.reinforce_toy import ToyTrainConfig
-    from agentgym.baselines.train.reinforce_toy import train_toy as train
-
-    with cli_errors():
-        results = []
-        for seed in range(seeds):
-            config = ToyTrainConfig(
-                reward=reward,
-                iterations=iterations,
-                batch_size=batch_size,
-                learning_rate=learning_rate,
-                seed=seed,
-            )
-            result = train(config)
-            results.append(result)
-            console.print(
-                f"reward={reward} seed={seed}: completion_rate={result.completion_rate:.3f} "
-                f"success_rate={result.success_rate:.3f} mean_turns={result.mean_turns:.1f} "
-                f"mean_return={result.mean_return:.3f}"
-            )
-        if out is not None:
-            out.write_text(json.dumps([r.to_dict() for r in results], indent=2))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,7 @@ def _parse_kv(items: list[str] | None) -> dict:
 
 
 def train_command(
-    env: Annotated[str, typer.Option("--env", help="Env id, e.g. agentgym/StallOrSubmit-v0.")] = "agentgym/StallOrSubmit-v0",
+    env: Annotated[str, typer.Option("--env", help="Env id (see `agentgym list`).")],
     policy: Annotated[str, typer.Option("--policy", help="Model: smollm2 | hf:PATH | PATH | tiny[:TOKENIZER] | a checkpoint dir.")] = "smollm2",
     reward: Annotated[str, typer.Option("--reward", help="gated | direct | outcome | a reward-spec YAML path.")] = "gated",
     out: Annotated[Path, typer.Option("--out", help="Run directory (metrics.jsonl, rollouts.jsonl, checkpoints).")] = Path("runs/grpo"),

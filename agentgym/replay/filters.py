@@ -1,13 +1,12 @@
 """Episode filters for replay and reports: `failed`, `invalid`, `task=ID`, `outcome=LABEL`, ...
 
 Syntax (several filters combine with AND; a leading `!` negates one):
-  failed          valid episodes that did not succeed (success/resolved/correct/em metric < 1;
-                  without such a metric: an outcome label other than a pass, or truncation)
-  passed          the opposite of failed (valid and succeeded)
+  failed          valid episodes that did not succeed (the env's declared outcome, `success_of`)
+  passed          valid episodes that succeeded
   invalid         `reward_invalid` episodes (infrastructure failures, masked in training)
   valid           not `reward_invalid`
   truncated       ended at the turn cap (or by an infrastructure error)
-  stalled         truncated at the turn cap without submitting (outcome `no_submit`)
+  stalled         ran to the turn cap without ending the episode itself (never submitted/answered)
   task=ID         task id equals ID (shell-style wildcards allowed: `task=toy-1*`)
   outcome=LABEL   trajectory component `outcome` equals LABEL (wildcards allowed)
   env=ID          env id equals ID (wildcards allowed)
@@ -21,11 +20,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from agentgym.outcome import success_of
 from agentgym.trajectory import EpisodeRecord
 
-SUCCESS_METRICS = ("success", "resolved", "correct", "em")
-PASS_LABELS = ("tests_pass", "pass", "passed", "success", "correct", "resolved", "completed")
-NO_SUBMIT_LABELS = ("no_submit", "no_answer", "timeout")
 FILTER_HELP = "failed | passed | invalid | valid | truncated | stalled | task=ID | outcome=LABEL | env=ID | group=ID (prefix ! to negate)"
 
 T = TypeVar("T")
@@ -42,29 +39,14 @@ def outcome_label(record: EpisodeRecord) -> str | None:
 
 
 def succeeded(record: EpisodeRecord) -> bool | None:
-    """Whether a valid episode succeeded; None for invalid episodes or when nothing says."""
-    if record.reward_invalid:
-        return None
-    for key in SUCCESS_METRICS:
-        if key in record.metrics:
-            return float(record.metrics[key]) >= 1.0
-    label = outcome_label(record)
-    if label is not None:
-        return label in PASS_LABELS
-    if record.error:
-        return False
-    return None if not record.truncated else False
+    """Whether a valid episode succeeded, as its env declared (None when invalid or unknown)."""
+    return success_of(record)
 
 
 def stalled(record: EpisodeRecord) -> bool:
-    """Ran to the turn cap without handing in (the reward-hacking pattern of RESEARCH.md §1)."""
-    if record.reward_invalid or not record.truncated:
-        return False
-    label = outcome_label(record)
-    if label is not None:
-        return label in NO_SUBMIT_LABELS
-    completed = record.metrics.get("completed")
-    return completed is None or float(completed) < 1.0
+    """Ran to the turn cap without ending the episode itself (the agent never submitted or
+    answered): the pattern a policy farming ungated step rewards falls into."""
+    return not record.reward_invalid and record.truncated and not record.terminated and record.end_reason is None
 
 
 @dataclass(frozen=True)

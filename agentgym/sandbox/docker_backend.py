@@ -2,7 +2,7 @@
 
 The container's main process is the driver (`python3 -c DRIVER_SOURCE`, under tini); the host
 attaches to its stdin/stdout once, so a command costs one socket round trip instead of a
-`docker exec` (PLATFORM.md: ~67 ms per exec). Containers run with no network, CPU/memory/pids
+`docker exec` (~67 ms per exec measured on our CI machine). Containers run with no network, CPU/memory/pids
 limits, all capabilities dropped, as the non-root user `agent`, and carry labels
 (`agentgym.sandbox=1`, the owner's pid and host) so `agentgym sandbox prune` can find leftovers.
 """

@@ -1,7 +1,7 @@
 """The sandbox base image: a Debian bookworm rootfs built with debootstrap, imported into Docker.
 
 No registry can be reached on the build machines, so the image is made locally from Debian's
-packages (PLATFORM.md): `debootstrap --variant=minbase` plus Python, pytest and git, a non-root
+packages: `debootstrap --variant=minbase` plus Python, pytest and git, a non-root
 user `agent` (uid 1000) and an empty `/testbed` owned by it, then `docker import`. The rootfs is
 kept on disk: the bubblewrap backend uses it as its root filesystem.
 """

@@ -108,7 +108,7 @@ class VLLMServer:
         assert self.model_dir is not None
         dtype = self.dtype
         if dtype == "auto" and vllm_build() == "cpu":
-            dtype = "float32"  # the CPU kernels and the fp32 SmolLM2 checkpoint (PLATFORM.md)
+            dtype = "float32"  # the CPU kernels and the fp32 SmolLM2 checkpoint
         cmd = [
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(self.model_dir),

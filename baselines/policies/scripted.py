@@ -14,10 +14,12 @@ import random
 import string
 from typing import Any
 
+from agentgym.parsing import action_message
 from agentgym.policy import PolicyOutput
 
 
-def _output(action: str | dict[str, Any]) -> PolicyOutput:
+def _output(action: Any) -> PolicyOutput:
+    action = action_message(action)  # an oracle's ToolCall(s) become an assistant message
     if isinstance(action, dict):
         message = {"role": "assistant", "content": "", **action}
         return PolicyOutput(message=message)

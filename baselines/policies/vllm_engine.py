@@ -6,7 +6,7 @@
   queued and generated together in the next `LLM.generate` call (vLLM batches them internally).
 - `load_weights(path_or_state_dict)`: on GPU builds the weights are loaded in place
   (`llm.apply_model(lambda m: m.load_weights(...))`); on the CPU build in-place loading fails (the
-  CPU backend repacks some weights after loading; PLATFORM.md), so a state dict is saved as a
+  CPU backend repacks some weights after loading), so a state dict is saved as a
   safetensors checkpoint beside the current one and the engine is re-created from it (seconds
   with `enforce_eager`). A checkpoint directory is loaded the same way.
 

@@ -443,13 +443,10 @@ class GRPOTrainer:
     def _task_ids(self) -> list[str] | None:
         if self.config.task_ids is not None:
             return list(self.config.task_ids)
-        import gymnasium as gym
+        from agentgym.family import list_task_ids
 
-        env = gym.make(self.config.env_id, **self._env_kwargs())
-        try:
-            return env.unwrapped.task_ids()
-        finally:
-            env.close()
+        kwargs = self._env_kwargs()
+        return list_task_ids(self.config.env_id, kwargs, kwargs.get("split"))
 
     def _step_seed(self, step: int) -> int:
         return (self.config.seed * 1_000_003 + step * 10_007) % (2**31)

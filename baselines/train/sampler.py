@@ -4,7 +4,7 @@
 (the one being trained). Per conversation it keeps the token ids it has seen and produced, and the
 model's KV cache: the next turn's prompt is *the previous turn's prompt + completion ids + the
 tokens of the new messages* (rendered by the chat template and appended as a text delta), never a
-re-tokenization of decoded text (RESEARCH.md §5, token drift). Only the new tokens are prefilled,
+re-tokenization of decoded text (token drift). Only the new tokens are prefilled,
 so a turn costs a few dozen tokens of compute on CPU instead of the whole conversation.
 
 Sampling is plain ancestral sampling at `temperature` (no top-k/top-p, so the recorded logprobs

@@ -31,14 +31,11 @@ RETURN_KEY = "agentgym_return"
 
 def task_dataset(env_id: str, *, env_kwargs: dict[str, Any] | None = None, limit: int | None = None) -> Any:
     """A `datasets.Dataset` with one row per task id (`prompt` = the task id)."""
-    import gymnasium as gym
     from datasets import Dataset
 
-    env = gym.make(env_id, **(env_kwargs or {}))
-    try:
-        ids = env.unwrapped.task_ids() or []
-    finally:
-        env.close()
+    from agentgym.family import list_task_ids
+
+    ids = list_task_ids(env_id, env_kwargs, (env_kwargs or {}).get("split")) or []
     if not ids:
         raise ValueError(f"{env_id} has no fixed task list; pass a dataset whose prompts are task ids")
     return Dataset.from_dict({"prompt": list(ids[:limit] if limit else ids)})

@@ -1,6 +1,6 @@
 """Rollouts from a vLLM in-process engine, with weight sync by checkpoint (the CPU-build path).
 
-On vLLM's CPU build, loading new weights into a live engine fails (PLATFORM.md: the CPU backend
+On vLLM's CPU build, loading new weights into a live engine fails (the CPU backend
 repacks weights after loading), so `sync(model)` saves the trainer's model to `work_dir` and
 re-creates the engine from it (seconds with `enforce_eager`). On GPU builds the in-place path
 (`llm.apply_model(lambda m: m.load_weights(...))`) is the usual one; `sync(..., in_place=True)`

@@ -1,4 +1,4 @@
-"""StallOrSubmit: the toy of RESEARCH.md §1 that shows why ungated step rewards collapse completion.
+"""StallOrSubmit: the toy of the G-RA paper that shows why ungated step rewards collapse completion.
 
 Actions: `work` (progress on the task), `noop` (nothing), `submit` (ends the episode). A step
 critic pays `critic_reward` for work *and*, misaligned, for noop. Submitting passes with
@@ -15,21 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.env import AgentEnv, EpisodeStart
-from agentgym.task import Task, hidden
+from agentgym.outcome import Outcome
+from agentgym.rewards.components import Component, step_component, trajectory_component
+from agentgym.tasks.toy.source import ToyTask, toy_tasks
 from agentgym.tools import ToolCall, tool
 
 _BARE_ACTION = re.compile(r"^\s*(work|noop|submit)\s*(\(\s*\))?\s*\.?\s*$", re.IGNORECASE)
 
 
-class ToyTask(Task):
-    work_needed: int = hidden(3)
-
-
-class StallOrSubmitEnv(AgentEnv):
+class StallOrSubmitEnv(AgentEnv[ToyTask]):
     """A three-action env whose critic can be farmed by stalling."""
 
     default_reward = Path(__file__).with_name("reward.yaml")
-    component_bounds = {"critic": (0.0, 1.0)}
+    components = (
+        step_component("critic", description="the step critic's payment (for work and, misaligned, noop)"),
+        trajectory_component("outcome", labels=("tests_pass", "tests_fail", "no_submit")),
+        trajectory_component("work_done", 0.0, 1e6, description="units of work done"),
+    )
+    outcome = Outcome(success=("tests_pass",))
     default_max_turns = 20
 
     def __init__(
@@ -41,35 +44,22 @@ class StallOrSubmitEnv(AgentEnv):
         max_work_needed: int = 5,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
         self.critic_reward = float(critic_reward)
         self.pass_prob = float(pass_prob)
-        self.component_bounds = {"critic": (0.0, self.critic_reward)}
-        self._tasks = {
-            f"toy-{i}": ToyTask(
-                id=f"toy-{i}",
-                prompt=(
-                    "A task needs an unknown amount of work. Tools: work (make progress), noop (do "
-                    "nothing), submit (hand in; ends the episode). Reply with one tool call per turn."
-                ),
-                work_needed=1 + (i * 7919) % max_work_needed,
-            )
-            for i in range(num_tasks)
-        }
-        self._ids = list(self._tasks)
+        super().__init__(tasks=toy_tasks(num_tasks, max_work_needed), **kwargs)
         self.work_done = 0
         self.submitted = False
         self.passed = False
 
-    def task_ids(self) -> list[str]:
-        return list(self._ids)
+    def declared_components(self) -> dict[str, Component]:
+        declared = super().declared_components()
+        declared["critic"] = step_component("critic", min(0.0, self.critic_reward), max(0.0, self.critic_reward))
+        return declared
 
-    def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        task_id = self._pick_task_id(task_id, self._ids, self._tasks, hint=f"have toy-0 .. toy-{len(self._ids) - 1}")
+    def start_episode(self, task: ToyTask, options: dict[str, Any]) -> EpisodeStart:
         self.work_done = 0
         self.submitted = False
         self.passed = False
-        task = self._tasks[task_id]
         return EpisodeStart(task=task, prompt=task.prompt)
 
     @tool
@@ -88,31 +78,27 @@ class StallOrSubmitEnv(AgentEnv):
     @tool
     def submit(self) -> str:
         """Hand in the task; ends the episode."""
-        assert isinstance(self.task, ToyTask)
+        assert self.task is not None
         self.submitted = True
         ready = self.work_done >= self.task.work_needed
         self.passed = ready and bool(self.np_random.random() < self.pass_prob)
         self.finish()
         return "Submitted: tests pass." if self.passed else "Submitted: tests fail."
 
-    def _parse_text_action(self, text: str) -> list[ToolCall] | None:
+    def parse_text_action(self, text: str) -> list[ToolCall] | None:
         match = _BARE_ACTION.match(text)
         return [ToolCall(name=match.group(1).lower())] if match else None
 
-    def _trajectory_components(self, truncated: bool) -> dict[str, float | str]:
+    def score_episode(self, truncated: bool) -> dict[str, float | str]:
         if not self.submitted:
             outcome = "no_submit"
         else:
             outcome = "tests_pass" if self.passed else "tests_fail"
         return {"outcome": outcome, "work_done": float(self.work_done)}
 
-    def _episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
-        return {
-            "completed": float(self.submitted),
-            "success": float(self.passed),
-            "turns": float(self.turn),
-        }
+    def episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
+        return {"completed": float(self.submitted)}
 
     def oracle_actions(self) -> list[str | dict[str, Any]]:
-        assert isinstance(self.task, ToyTask)
+        assert self.task is not None
         return ["work"] * self.task.work_needed + ["submit"]

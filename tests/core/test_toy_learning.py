@@ -1,8 +1,8 @@
-"""RESEARCH.md §1's toy reproduction: under D-RA a learner stalls, under G-RA it submits."""
+"""The G-RA paper's toy reproduction: under D-RA a learner stalls, under G-RA it submits."""
 
 import pytest
 
-from agentgym.baselines.train.reinforce_toy import ToyTrainConfig, train_toy
+from agentgym.envs.toy.learner import ToyTrainConfig, train_toy
 
 BUDGET = {"iterations": 80, "batch_size": 24, "learning_rate": 1.5, "eval_episodes": 100}
 

@@ -17,9 +17,9 @@ class FlakyToyEnv(StallOrSubmitEnv):
 
     episodes_started = 0
 
-    def _start_episode(self, task_id, options):
+    def start_episode(self, task, options):
         type(self).episodes_started += 1
-        return super()._start_episode(task_id, options)
+        return super().start_episode(task, options)
 
     def step(self, action):
         observation, reward, terminated, truncated, info = super().step(action)

@@ -1,0 +1,1 @@
+"""agentgym.tasks.toy: the StallOrSubmit toy's generated tasks."""
