@@ -1,13 +1,13 @@
 """agentgym: Gymnasium environments for multi-turn LLM agents, with gated reward accumulation."""
 
 from agentgym.env import AgentEnv, EpisodeStart
+from agentgym.errors import InfrastructureError, TaskError, ToolError
 from agentgym.family import EnvEntry, Family
 from agentgym.outcome import Outcome, success_of
-from agentgym.errors import InfrastructureError, TaskError, ToolError
 from agentgym.policy import Policy, PolicyOutput
 from agentgym.registration import register_envs
-from agentgym.spaces import AnyText
 from agentgym.rewards.components import Component, step_component, trajectory_component
+from agentgym.spaces import AnyText
 from agentgym.task import Task, TaskSource, hidden
 from agentgym.tools import Tool, ToolCall, ToolResult, Toolset, tool
 

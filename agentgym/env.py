@@ -371,6 +371,7 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
                 observation = self._join_results(results)
         except InfrastructureError as exc:
             infra_error, observation = exc, ""
+        observation = self._clip_observation(observation)
 
         # 3. late components, before the reward layer sees the step
         ending = infra_error is None and (self._finish_requested or self.turn >= self.max_turns)
@@ -393,7 +394,6 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         self._note_emitted(self._pending)
         components.update(self._pending)
         self._previous_calls = canonical
-        observation = self._clip_observation(observation)
 
         # 5. the reward layer
         reward = self._tracker.step(components)
@@ -483,7 +483,9 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         from agentgym.policy import make_judge_model
         from agentgym.rewards.judges import LiveJudges
 
-        return LiveJudges(self.reward_spec, resolve=make_judge_model, models=models)
+        judges = LiveJudges(self.reward_spec, resolve=make_judge_model, models=models)
+        judges.runner  # noqa: B018  built now: an unresolvable or probe-refused judge is a construction error
+        return judges
 
     def _note_emitted(self, values: dict[str, Any]) -> None:
         for name in values:

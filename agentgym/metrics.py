@@ -18,6 +18,7 @@ import numpy as np
 from agentgym.outcome import success_of
 from agentgym.trajectory import EpisodeRecord
 
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0

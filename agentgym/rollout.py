@@ -22,8 +22,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agentgym.family import task_source
 from agentgym.errors import InfrastructureError
+from agentgym.family import task_source
 from agentgym.policy import Policy, PolicyOutput
 from agentgym.trajectory import (
     EpisodeRecord,

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import numpy as np
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentgym.errors import TaskError

@@ -78,7 +78,7 @@ def measure_ours(n: int) -> dict[str, float]:
 
     env = gym.make("agentgym/ToolUse-v0", world="retail", max_turns=10**9).unwrapped
     env.reset(options={"task_id": "retail-status-004"})
-    gold = env.wtask.gold_actions
+    gold = env.task.gold_actions
     order = gold[-1]["arguments"]["order_id"]
     actions = [
         f'<tool_call>{json.dumps({"name": "get_order_details", "arguments": {"order_id": order}})}</tool_call>',

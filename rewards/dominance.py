@@ -1,4 +1,4 @@
-"""Dominance check (RESEARCH.md §1): can lower levels reverse the order of a level's outcomes?
+"""Dominance check (G-RA, arXiv 2508.10548): can lower levels reverse the order of a level's outcomes?
 
 For a level l whose values are discrete labels (``values``), with the contributions of the levels
 below bounded in [L, U] over an episode of at most `horizon` steps, an outcome gap g keeps its
@@ -14,6 +14,7 @@ import itertools
 import math
 from typing import TYPE_CHECKING
 
+from agentgym.rewards.engine import UNBOUNDED, clip
 from agentgym.rewards.spec import SpecError
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _component_range(
 
 def _raw_range(level: CompiledLevel, bounds: dict[str, tuple[float, float]]) -> tuple[float, float] | str:
     lo = hi = 0.0
-    for name, coef in level.comps:
+    for name, coef in level.components:
         rng = _component_range(level, name, bounds)
         if rng is None:
             return name
@@ -66,15 +67,15 @@ def level_range(
         return rng
     lo, hi = rng
     if not level.is_step:
-        lo, hi = _clip(lo, hi, level.cmin, level.cmax)
-        return _clip(lo, hi, level.tmin, level.tmax)
-    telescopes = level.transform != "none" and level.gamma == 1.0 and not level.has_clip
+        lo, hi = _clip(lo, hi, *level.step_clip)
+        return _clip(lo, hi, *level.total_clip)
+    telescopes = level.transform != "none" and level.gamma == 1.0 and level.step_clip == UNBOUNDED
     if level.transform != "none":
         gamma = level.gamma
         lo, hi = min(gamma * lo - hi, gamma * lo), max(gamma * hi - lo, gamma * hi)
-    lo, hi = _clip(lo, hi, level.cmin, level.cmax)
+    lo, hi = _clip(lo, hi, *level.step_clip)
     n = max(int(horizon), 1)
-    agg = level.agg
+    agg = level.aggregation
     if agg == "sum" and telescopes:
         lo, hi = rng  # sum of deltas = last raw value
     elif agg == "sum":
@@ -84,32 +85,29 @@ def level_range(
         total = n if g == 1.0 else (1.0 - g**n) / (1.0 - g)
         lo, hi = min(lo, total * lo), max(hi, total * hi)
     lo, hi = min(lo, 0.0), max(hi, 0.0)  # zero steps
-    return _clip(lo, hi, level.tmin, level.tmax)
+    return _clip(lo, hi, *level.total_clip)
 
 
 def _discrete_values(level: CompiledLevel) -> list[float] | None:
     if not level.values:
         return None
     choices = sorted(set(level.values.values()) | {0.0})
-    if len(level.comps) > 3:
+    if len(level.components) > 3:
         return None
     outcomes = set()
-    for combo in itertools.product(choices, repeat=len(level.comps)):
-        value = sum(coef * v for (_, coef), v in zip(level.comps, combo, strict=True))
-        value = min(max(value, level.cmin), level.cmax)
-        value = min(max(value, level.tmin), level.tmax)
-        outcomes.add(round(value, 12))
-    if len(level.comps) == 1:  # a present label is the common case; drop the implicit 0 unless mapped
-        mapped = {
-            round(min(max(level.comps[0][1] * v, level.cmin), level.cmax), 12) for v in level.values.values()
-        }
-        outcomes = {min(max(v, level.tmin), level.tmax) for v in mapped}
+    for combo in itertools.product(choices, repeat=len(level.components)):
+        value = sum(coef * v for (_, coef), v in zip(level.components, combo, strict=True))
+        outcomes.add(round(clip(clip(value, level.step_clip), level.total_clip), 12))
+    if len(level.components) == 1:  # a present label is the common case; drop the implicit 0 unless mapped
+        coef = level.components[0][1]
+        mapped = {round(clip(coef * v, level.step_clip), 12) for v in level.values.values()}
+        outcomes = {clip(v, level.total_clip) for v in mapped}
     return sorted(outcomes)
 
 
 def _labels(level: CompiledLevel, value: float) -> str:
-    if level.values and len(level.comps) == 1:
-        coef = level.comps[0][1]
+    if level.values and len(level.components) == 1:
+        coef = level.components[0][1]
         names = [k for k, v in level.values.items() if math.isclose(coef * v, value, abs_tol=1e-12)]
         if names:
             return "/".join(repr(n) for n in names) + f" ({value:g})"
@@ -147,7 +145,7 @@ def check_dominance(
                 lo, hi = min(lo, 0.0), max(hi, 0.0)
             lower_lo += lo
             lower_hi += hi
-            gated_between = gated_between or below.has_gate
+            gated_between = gated_between or below.gate is not None
         if unbounded is not None:
             messages.append(
                 f"dominance: cannot check level {level.name!r}: component {unbounded[1]!r} of level "
@@ -156,13 +154,9 @@ def check_dominance(
             continue
         weight = abs(level.weight)
         swing = lower_hi - lower_lo
-        gated = spec.mode == "gated" and level.has_gate
-        if gated:
-            opened = [
-                v
-                for v in outcomes
-                if (v > level.threshold + level.eps if level.strict else v >= level.threshold - level.eps)
-            ]
+        gate = level.gate if spec.mode == "gated" else None
+        if gate is not None:
+            opened = [v for v in outcomes if gate.passes(v)]
             closed = [v for v in outcomes if v not in opened]
         else:
             opened, closed = outcomes, []
@@ -181,7 +175,7 @@ def check_dominance(
                     f"{_labels(level, a)} gains {weight * (b - a):g} but the levels below can lose up to "
                     f"{-lower_lo:g} (-L) over {horizon} steps; failing the gate can pay more"
                 )
-        if closed and level.bypass and lower_lo < 0.0:
+        if closed and gate is not None and gate.penalties_bypass and lower_lo < 0.0:
             for a, b in itertools.pairwise(closed):
                 if weight * (b - a) <= -lower_lo + _TOL:
                     messages.append(

@@ -1,13 +1,25 @@
-"""Scoring engine: a validated `RewardSpec` compiled into plain Python for the hot path.
+"""Scoring engine: the math of `agentgym.rewards` (see its docstring), one level at a time.
 
-`CompiledSpec.score` finalizes an episode from its step components and trajectory components.
-No pydantic validation happens here; reports are built without validation.
+Each level goes through one pipeline, written once here and used by the offline scorer
+(`CompiledSpec.score`, behind `RewardSpec.score`) and by the live `RewardTracker`:
+
+    r_{l,t} = sum_c coef_c * value_c                        CompiledLevel.raw
+    v_{l,t} = clip(transform(r_{l,t}, r_{l,t-1}))           CompiledLevel.shape   (per step)
+    A_l     = clip_total(aggregate(v_{l,0..T-1}))           CompiledLevel.aggregate
+    gate    G_{l+1} = G_l * gate_l(A_l)                     CompiledGate.factor
+    R_mode  = sum_l w_l * (M_l * A_l + P_l * A_l^-)         CompiledSpec._score
+
+A trajectory level has one value: A_l = clip_total(clip(r_l)). M_l and P_l are the level's
+multipliers under a mode (`mode_factors`): gated M_l = G_l, direct 1, outcome 1 for level 0
+and 0 below. P_l is nonzero only for penalties_bypass (see `mode_factors`); A_l^- is the
+level's aggregate over its negative values only (`CompiledLevel.penalty_part`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentgym.rewards.report import LevelReport, RewardReport
@@ -16,114 +28,127 @@ from agentgym.rewards.spec import MODES, ComponentUnavailable, SpecError
 if TYPE_CHECKING:
     from agentgym.rewards.spec import RewardSpec
 
-_INF = math.inf
+Interval = tuple[float, float]
+UNBOUNDED: Interval = (-math.inf, math.inf)
 
 
-def _fast(cls: Any, data: dict[str, Any]) -> Any:
-    """Build a pydantic model instance from complete, already-valid field data (no validation).
-
-    Same effect as `model_construct` with every field given, at a fraction of its cost.
-    """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", data)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(data))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
+def clip(value: float, bounds: Interval) -> float:
+    """`value` limited to the closed interval `bounds`."""
+    low, high = bounds
+    return low if value < low else high if value > high else value
 
 
-def _level_report(
-    name: str, scope: str, value: float, weight: float, threshold: float | None, gate_open: bool,
-    gate_value: float, multiplier: float, contribution: float, skipped: bool,
-) -> LevelReport:  # fmt: skip
-    return _fast(
-        LevelReport,
-        {
-            "name": name, "scope": scope, "value": value, "weight": weight, "gate_threshold": threshold,
-            "gate_open": gate_open, "gate_value": gate_value, "multiplier": multiplier,
-            "contribution": contribution, "skipped": skipped,
-        },
-    )  # fmt: skip
-
-
-def _make_fast_raw(comps: tuple[tuple[str, float], ...]) -> tuple[Callable, Callable]:
-    """Generated `steps -> [r_t]` and `components -> r` for numeric components (None counts 0).
-
-    A string (label) or other non-number raises TypeError; callers fall back to the slow path.
-    """
-    args = ", ".join(f"_n{i}, _k{i}" for i in range(len(comps)))
-    expr = " + ".join(f"_k{i} * (c.get(_n{i}) or 0.0)" for i in range(len(comps)))
-    source = (
-        f"def _factory({args}):\n    return (lambda steps: [{expr} for c in steps]), (lambda c: {expr})\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)  # noqa: S102 - names and coefficients are passed as arguments, not code
-    flat = [x for name, coef in comps for x in (name, coef)]
-    return namespace["_factory"](*flat)
-
-
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     if x >= 0.0:
         return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
+    e = math.exp(x)  # the same value, without overflow for very negative x
     return e / (1.0 + e)
 
 
+def _interval(bounds: Any) -> Interval:
+    """A `Bounds` (or None) as (low, high), an open end as an infinity."""
+    if bounds is None:
+        return UNBOUNDED
+    low = bounds.min if bounds.min is not None else -math.inf
+    high = bounds.max if bounds.max is not None else math.inf
+    return low, high
+
+
+# ---------------------------------------------------------------------------------------- gates
+@dataclass(frozen=True, slots=True)
+class CompiledGate:
+    """A level's gate on its aggregate A (see `Gate`; the threshold has success_only applied)."""
+
+    threshold: float
+    strict: bool = False  # op ">"
+    eps: float = 1e-9
+    soft_temperature: float | None = None
+    penalties_bypass: bool = False
+
+    def passes(self, value: float) -> bool:
+        """The hard test: A >= threshold - eps (equality opens), or A > threshold + eps."""
+        if self.strict:
+            return value > self.threshold + self.eps
+        return value >= self.threshold - self.eps
+
+    def factor(self, value: float) -> float:
+        """What this gate multiplies the levels below by: 1/0 (hard) or sigmoid((A - threshold)/T)."""
+        if self.soft_temperature is not None:
+            return sigmoid((value - self.threshold) / self.soft_temperature)
+        return 1.0 if self.passes(value) else 0.0
+
+
+# ---------------------------------------------------------------------------------------- levels
+@dataclass(frozen=True, slots=True)
 class CompiledLevel:
-    """One level as plain attributes (see `Level` for the meaning of each option)."""
+    """One level of a spec as plain attributes, with its math as methods (see `Level`)."""
 
-    __slots__ = (
-        "spec", "index", "name", "scope", "is_step", "comps", "single", "values", "agg", "temperature", "gamma",
-        "transform", "cmin", "cmax", "has_clip", "tmin", "tmax", "has_total", "weight", "has_gate",
-        "threshold", "strict", "eps", "soft_t", "bypass", "lazy", "plain_sum", "plain_mean", "fast_steps", "fast_one",
-    )  # fmt: skip
+    index: int
+    name: str
+    scope: str
+    components: tuple[tuple[str, float], ...]  # (name, coefficient)
+    values: dict[str, float] | None  # label -> number
+    transform: str  # none | delta | potential
+    gamma: float  # potential and discounted
+    aggregation: str  # one of AGGREGATES
+    temperature: float  # softmin
+    step_clip: Interval  # per step (trajectory scope: the level's value)
+    total_clip: Interval  # on the aggregate
+    weight: float
+    gate: CompiledGate | None
+    lazy: bool
 
-    def __init__(self, index: int, spec: RewardSpec) -> None:
+    @classmethod
+    def from_spec(cls, spec: RewardSpec, index: int) -> CompiledLevel:
         level = spec.levels[index]
-        self.spec = spec
-        self.index = index
-        self.name = level.name
-        self.scope = level.scope
-        self.is_step = level.scope == "step"
-        self.comps: tuple[tuple[str, float], ...] = tuple((k, float(v)) for k, v in level.components.items())
-        self.single = self.comps[0] if len(self.comps) == 1 else None
-        self.values: dict[str, float] | None = dict(level.values) if level.values else None
-        self.agg = level.aggregate
-        self.temperature = level.temperature
-        self.gamma = level.effective_gamma
-        self.transform = level.transform
-        clip = level.clip
-        self.cmin = clip.min if clip is not None and clip.min is not None else -_INF
-        self.cmax = clip.max if clip is not None and clip.max is not None else _INF
-        self.has_clip = self.cmin > -_INF or self.cmax < _INF
-        total = clip.total if clip is not None else None
-        self.tmin = total.min if total is not None and total.min is not None else -_INF
-        self.tmax = total.max if total is not None and total.max is not None else _INF
-        self.has_total = self.tmin > -_INF or self.tmax < _INF
-        self.weight = float(level.weight)
         threshold = spec.gate_threshold(index)
-        gate = level.gate
-        self.has_gate = threshold is not None
-        self.threshold = float(threshold) if threshold is not None else 0.0
-        self.strict = gate is not None and gate.op == ">"
-        self.eps = gate.eps if gate is not None else 1e-9
-        self.soft_t = gate.soft_temperature if gate is not None else None
-        self.bypass = bool(gate is not None and gate.penalties_bypass)
-        self.lazy = level.lazy
-        self.plain_sum = self.agg == "sum" and not self.has_total
-        self.plain_mean = self.agg == "mean" and not self.has_total
-        self.fast_steps, self.fast_one = _make_fast_raw(self.comps)
+        gate = None
+        if threshold is not None:
+            options = level.gate
+            gate = CompiledGate(
+                threshold=float(threshold),
+                strict=options is not None and options.op == ">",
+                eps=options.eps if options is not None else 1e-9,
+                soft_temperature=options.soft_temperature if options is not None else None,
+                penalties_bypass=options is not None and options.penalties_bypass,
+            )
+        return cls(
+            index=index,
+            name=level.name,
+            scope=level.scope,
+            components=tuple((name, float(coef)) for name, coef in level.components.items()),
+            values=dict(level.values) if level.values else None,
+            transform=level.transform,
+            gamma=level.effective_gamma,
+            aggregation=level.aggregate,
+            temperature=level.temperature,
+            step_clip=_interval(level.clip),
+            total_clip=_interval(level.clip.total if level.clip is not None else None),
+            weight=float(level.weight),
+            gate=gate,
+            lazy=level.lazy,
+        )
 
-    def __reduce__(self) -> tuple[Any, ...]:  # generated functions do not pickle; rebuild instead
-        return (CompiledLevel, (self.index, self.spec))
+    @property
+    def is_step(self) -> bool:
+        return self.scope == "step"
 
-    # ---------------------------------------------------------------- component values
-    def resolve(self, name: str, value: Any) -> float:
-        """Number for one component value: labels via `values`, bools as 0/1, callables called."""
-        if callable(value):
+    @property
+    def sums_plainly(self) -> bool:
+        """A_l is the plain sum of the per-step values (so they need no rescaling in the trace)."""
+        return self.aggregation == "sum" and self.total_clip == UNBOUNDED
+
+    # ------------------------------------------------------------ r_{l,t}
+    def number(self, name: str, value: Any) -> float:
+        """One component value as a number: labels through `values`, bools as 0/1, callables called."""
+        if isinstance(value, int | float):  # bool is an int
+            return value
+        if callable(value):  # a lazy component (e.g. a judge): computed only now
             value = value()
-        if value is None:
-            return 0.0
+            if value is None:
+                return 0.0
+            if isinstance(value, int | float):
+                return value
         if isinstance(value, str):
             if self.values is not None and value in self.values:
                 return self.values[value]
@@ -133,7 +158,7 @@ class CompiledLevel:
                 f"does not map (known labels: {known})"
             )
         try:
-            return float(value)
+            return float(value)  # numpy scalars and the like
         except (TypeError, ValueError):
             raise SpecError(
                 f"level {self.name!r}: component {name!r} has value {value!r} of type {type(value).__name__}; "
@@ -141,122 +166,135 @@ class CompiledLevel:
             ) from None
 
     def raw(self, components: Mapping[str, Any]) -> float:
-        """r_{l,t}: sum of coefficient * value over the level's components (missing = 0)."""
+        """r_{l,t} = sum_c coef_c * value_c over the level's components (a missing one counts 0)."""
         total = 0.0
-        for name, coef in self.comps:
+        for name, coef in self.components:
             value = components.get(name)
             if value is None:
                 continue
-            try:
-                total += coef * value  # float * str/callable raises TypeError -> slow path
-            except TypeError:
-                total += coef * self.resolve(name, value)
+            if not isinstance(value, int | float):  # a label, a callable or an odd type
+                value = self.number(name, value)
+            total += coef * value
         return total
 
-    def raw_steps(self, steps: Sequence[Mapping[str, Any]]) -> list[float]:
-        """[r_{l,t} for each step]."""
-        if self.values is None:
-            try:
-                return self.fast_steps(steps)
-            except TypeError:  # a label or an odd value: the slow path explains it
-                pass
-        raw = self.raw
-        return [raw(c) for c in steps]
-
-    def raw_one(self, components: Mapping[str, Any]) -> float:
-        if self.values is None:
-            try:
-                return self.fast_one(components)
-            except TypeError:
-                pass
-        return self.raw(components)
-
-    # ---------------------------------------------------------------- per-level math
-    def shape(self, values: list[float]) -> list[float]:
-        """Transform then per-step clip."""
+    # ------------------------------------------------------------ v_{l,t}
+    def shape(self, raw: float, previous_raw: float) -> float:
+        """One step's value: the transform of r_t (given r_{t-1}; 0 before the first step), then
+        the per-step clip. The tracker's dense emission calls this same function step by step."""
         if self.transform == "delta":
-            prev = 0.0
-            out = []
-            for v in values:
-                out.append(v - prev)
-                prev = v
-            values = out
-        elif self.transform == "potential":
-            gamma = self.gamma
-            prev = 0.0
-            out = []
-            for v in values:
-                out.append(gamma * v - prev)
-                prev = v
-            values = out
-        if self.has_clip:
-            lo, hi = self.cmin, self.cmax
-            values = [lo if v < lo else hi if v > hi else v for v in values]
+            value = raw - previous_raw
+        elif self.transform == "potential":  # gamma * Phi_t - Phi_{t-1}, with Phi_t = r_t
+            value = self.gamma * raw - previous_raw
+        else:
+            value = raw
+        return clip(value, self.step_clip)
+
+    def step_values(self, steps: Sequence[Mapping[str, Any]]) -> list[float]:
+        """[v_{l,t} for each step]."""
+        values = []
+        previous = 0.0
+        for components in steps:
+            raw = self.raw(components)
+            values.append(self.shape(raw, previous))
+            previous = raw
         return values
 
+    # ------------------------------------------------------------ A_l
     def aggregate(self, values: list[float]) -> float:
-        n = len(values)
-        agg = self.agg
-        if n == 0:
+        """A_l: the per-step values aggregated (0 over zero steps), then clip.total."""
+        how = self.aggregation
+        if not values:
             value = 0.0
-        elif agg == "sum":
+        elif how == "sum":
             value = sum(values)
-        elif agg == "mean":
-            value = sum(values) / n
-        elif agg == "last":
+        elif how == "mean":
+            value = sum(values) / len(values)
+        elif how == "last":
             value = values[-1]
-        elif agg == "min":
+        elif how == "min":
             value = min(values)
-        elif agg == "max":
+        elif how == "max":
             value = max(values)
-        elif agg == "softmin":
+        elif how == "softmin":  # sum_t softmax(-v/T)_t * v_t; shifted by min(v) so exp cannot overflow
             low = min(values)
-            temperature = self.temperature
-            weights = [math.exp(-(v - low) / temperature) for v in values]
+            weights = [math.exp(-(v - low) / self.temperature) for v in values]
             value = sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights)
-        else:  # discounted
-            gamma = self.gamma
-            value = 0.0
-            factor = 1.0
-            for v in values:
-                value += factor * v
-                factor *= gamma
-        if self.has_total:
-            value = self.tmin if value < self.tmin else self.tmax if value > self.tmax else value
-        return value
+        elif how == "discounted":  # sum_t gamma^t v_t
+            value = sum(self.gamma**t * v for t, v in enumerate(values))
+        else:  # pragma: no cover - the spec validates the name
+            raise SpecError(f"level {self.name!r}: unknown aggregate {how!r}")
+        return clip(value, self.total_clip)
 
-    def gate(self, value: float) -> tuple[bool, float]:
-        """(hard test passed, multiplier passed to the levels below)."""
-        if not self.has_gate:
+    def trajectory_value(self, components: Mapping[str, Any]) -> float:
+        """A_l of a trajectory level: its single value r_l, clipped, then clip.total."""
+        return clip(clip(self.raw(components), self.step_clip), self.total_clip)
+
+    def penalty_part(self, values: list[float] | None, value: float) -> float:
+        """A_l^-: what counts while a penalties_bypass gate above is closed. A step level
+        aggregates min(v_t, 0) as it aggregates v_t; a trajectory level counts min(A_l, 0)."""
+        if values is None:
+            return min(value, 0.0)
+        return self.aggregate([min(v, 0.0) for v in values])
+
+    def gate_state(self, value: float) -> tuple[bool, float]:
+        """(this level's hard test on A_l, factor it passes to the levels below); no gate = open."""
+        if self.gate is None:
             return True, 1.0
-        if self.strict:
-            passed = value > self.threshold + self.eps
-        else:
-            passed = value >= self.threshold - self.eps
-        if self.soft_t is not None:
-            return passed, _sigmoid((value - self.threshold) / self.soft_t)
-        return passed, 1.0 if passed else 0.0
+        return self.gate.passes(value), self.gate.factor(value)
 
 
+def mode_factors(mode: str, index: int, g: float, q: float) -> tuple[float, float]:
+    """(M_l, P_l): what multiplies level l's aggregate A_l and its penalty part A_l^- in `mode`.
+
+    g = G_l, the product of the gate factors above l. q is the same product with each
+    penalties_bypass gate counted as open, so q - g > 0 exactly while such a gate closes l:
+    in gated mode the level then still pays (q - g) * A_l^- (its penalties).
+    """
+    if mode == "gated":
+        return g, q - g
+    if mode == "direct":
+        return 1.0, 0.0
+    return (1.0 if index == 0 else 0.0), 0.0  # outcome: level 0 alone
+
+
+def trace_shares(
+    level: CompiledLevel, values: list[float], m: float, p: float, contribution: float
+) -> list[float]:
+    """Per-step shares of a step level's contribution to the return: w_l * (M v_t + P min(v_t, 0)),
+    which sum to the contribution when A_l is a plain sum; otherwise rescaled to it (spread
+    evenly when the shares sum to 0, up to rounding)."""
+    w = level.weight
+    shares = [w * (m * v + p * min(v, 0.0)) for v in values]
+    if level.sums_plainly:
+        return shares
+    total = sum(shares)
+    rounding_noise = abs(total) <= 1e-9 and abs(total) <= 1e-12 * sum(map(abs, shares))
+    if total == 0.0 or rounding_noise:
+        return [contribution / len(values)] * len(values)
+    factor = contribution / total
+    return [factor * s for s in shares]
+
+
+# ---------------------------------------------------------------------------------------- spec
 class CompiledSpec:
-    """A RewardSpec in plain-Python form; `score` is the finalization hot path."""
+    """A RewardSpec in plain-Python form; `score` finalizes an episode."""
 
     def __init__(self, spec: RewardSpec) -> None:
         self.spec = spec
         self.name = spec.name
-        self.levels = [CompiledLevel(i, spec) for i in range(len(spec.levels))]
-        self.step_names = sorted({n for lv in self.levels if lv.is_step for n, _ in lv.comps})
-        self.trajectory_names = sorted({n for lv in self.levels if not lv.is_step for n, _ in lv.comps})
+        self.levels = [CompiledLevel.from_spec(spec, i) for i in range(len(spec.levels))]
+        self.step_levels = [level for level in self.levels if level.is_step]
+        self.step_names = sorted({n for lv in self.levels if lv.is_step for n, _ in lv.components})
+        self.trajectory_names = sorted({n for lv in self.levels if not lv.is_step for n, _ in lv.components})
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled as its spec, rebuilt on load
         return (CompiledSpec, (self.spec,))
 
     def warnings(self, steps: Sequence[Mapping[str, Any]], trajectory: Mapping[str, Any]) -> list[str]:
         """Names the spec reads that the episode never emitted (counted as 0)."""
         out: list[str] = []
-        first = steps[0] if steps else {}
         for name in self.step_names:
-            if name not in first and not any(name in c for c in steps):
+            if not any(name in c for c in steps):
                 where = " (it appears among the trajectory components)" if name in trajectory else ""
                 out.append(f"step component {name!r} was never emitted in this episode; counted as 0{where}")
         for name in self.trajectory_names:
@@ -272,181 +310,103 @@ class CompiledSpec:
         *,
         reward_invalid: bool = False,
         mode: str = "gated",
-        step_values: list[list[float] | None] | None = None,
     ) -> RewardReport:
-        """Finalize an episode. `step_values` (optional): precomputed raw r_{l,t} per level.
+        """Finalize an episode from its step components and trajectory components.
 
         A component callable that raises `ComponentUnavailable` (a lazy judge that timed out or
         failed) makes the report `reward_invalid`, with the reason among its warnings.
         """
         if mode not in MODES:
             raise SpecError(f"mode: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-        n = len(steps)
         if reward_invalid:
-            return self._invalid_report(n, mode)
+            return self._invalid_report(len(steps), mode)
         try:
-            return self._score(steps, trajectory, n, mode, step_values)
+            return self._score(steps, trajectory, mode)
         except ComponentUnavailable as exc:
-            return self._invalid_report(n, mode, reason=str(exc))
+            return self._invalid_report(len(steps), mode, reason=str(exc))
 
     def _score(
-        self,
-        steps: Sequence[Mapping[str, Any]],
-        trajectory: Mapping[str, Any],
-        n: int,
-        mode: str,
-        step_values: list[list[float] | None] | None,
+        self, steps: Sequence[Mapping[str, Any]], trajectory: Mapping[str, Any], mode: str
     ) -> RewardReport:
-
-        levels_out: list[LevelReport] = []
-        parts: list[tuple[float, list[float]]] = []  # (factor, per-step values) of step levels
-        last = 0.0  # trajectory levels' contributions, added at the last step
-        r_gated = r_direct = r_outcome = 0.0
-        g_mult = 1.0  # G_l: product of the gates above (gated mode)
-        q_mult = 1.0  # like G_l, but gates with penalties_bypass count as open (penalties only)
-        is_gated = mode == "gated"
+        n = len(steps)
+        returns = dict.fromkeys(MODES, 0.0)
+        trace = [0.0] * n
+        at_last_step = 0.0  # contributions of trajectory levels
+        reports: list[LevelReport] = []
+        non_finite: list[str] = []
+        g = q = 1.0  # G_l, and G_l with penalties_bypass gates open (see mode_factors)
         for level in self.levels:
-            index = level.index
-            threshold = level.threshold if level.has_gate else None
-            if level.lazy and is_gated and g_mult == 0.0 and q_mult == 0.0:
-                levels_out.append(
-                    _level_report(
-                        level.name, level.scope, 0.0, level.weight, threshold, False, 0.0, 0.0, 0.0, True
-                    )
-                )
+            threshold = level.gate.threshold if level.gate is not None else None
+            if level.lazy and mode == "gated" and g == 0.0 and q == 0.0:
+                # nothing of it can count: its (expensive) components are never computed
+                reports.append(self._level_report(level, threshold, skipped=True))
                 continue
-            # multiplier and penalty factor of this level under the requested mode
-            if is_gated:
-                mult, pen = g_mult, q_mult - g_mult
-            elif mode == "direct":
-                mult, pen = 1.0, 0.0
-            else:
-                mult, pen = (1.0 if index == 0 else 0.0), 0.0
 
-            if level.is_step:
-                raw = step_values[index] if step_values is not None else None
-                if raw is None:
-                    raw = level.raw_steps(steps)
-                values = level.shape(raw)
-                value = level.aggregate(values)
-            else:
-                values = None
-                value = level.raw(trajectory)
-                if level.has_clip:
-                    value = level.cmin if value < level.cmin else level.cmax if value > level.cmax else value
-                if level.has_total:
-                    value = level.tmin if value < level.tmin else level.tmax if value > level.tmax else value
+            values = level.step_values(steps) if level.is_step else None
+            value = level.aggregate(values) if values is not None else level.trajectory_value(trajectory)
+            if not (math.isfinite(value) and (values is None or all(map(math.isfinite, values)))):
+                non_finite.append(level.name)
+            penalties = level.penalty_part(values, value) if q > g else 0.0
 
-            weight = level.weight
-            gated_pen = q_mult - g_mult
-            negative = 0.0
-            if gated_pen > 0.0 or pen > 0.0:
+            contributions = {}  # what the level adds to each mode's return: w_l (M_l A_l + P_l A_l^-)
+            for each in MODES:
+                m, p = mode_factors(each, level.index, g, q)
+                contributions[each] = level.weight * (m * value + p * penalties)
+                returns[each] += contributions[each]
+            m, p = mode_factors(mode, level.index, g, q)
+            contribution = contributions[mode]
+            if n and (m or p):  # spread it over the trace
                 if values is None:
-                    negative = value if value < 0.0 else 0.0
+                    at_last_step += contribution
                 else:
-                    negative = level.aggregate([v if v < 0.0 else 0.0 for v in values])
-            r_gated += weight * (g_mult * value + gated_pen * negative)
-            r_direct += weight * value
-            if index == 0:
-                r_outcome += weight * value
-            contribution = weight * (mult * value + pen * negative)
+                    shares = trace_shares(level, values, m, p, contribution)
+                    trace = [t + s for t, s in zip(trace, shares, strict=True)]
 
-            if contribution != 0.0 and n:
-                if values is None:
-                    last += contribution
-                else:
-                    if pen > 0.0:
-                        shaped = [mult * v + (pen * v if v < 0.0 else 0.0) for v in values]
-                        factor = weight
-                    else:
-                        shaped = values
-                        factor = weight * mult
-                    if level.plain_sum:
-                        pass
-                    elif level.plain_mean and pen == 0.0:
-                        factor /= n
-                    else:
-                        total = sum(shaped)
-                        if total != 0.0 and (abs(total) > 1e-9 or abs(total) > 1e-12 * sum(map(abs, shaped))):
-                            factor = contribution / total
-                        else:
-                            shaped = [contribution / n] * n  # spread evenly
-                            factor = 1.0
-                    parts.append((factor, shaped))
-
-            passed, gate_value = level.gate(value)
-            levels_out.append(
-                _level_report(
-                    level.name,
-                    level.scope,
-                    value,
-                    weight,
-                    threshold,
-                    passed,
-                    gate_value,
-                    mult,
-                    contribution,
-                    False,
+            passed, factor = level.gate_state(value)
+            reports.append(
+                LevelReport(
+                    name=level.name, scope=level.scope, value=value, weight=level.weight,
+                    gate_threshold=threshold, gate_open=passed, gate_value=factor, multiplier=m,
+                    contribution=contribution,
                 )
-            )
-            g_mult *= gate_value
-            if not level.bypass:
-                q_mult *= gate_value
+            )  # fmt: skip
+            g *= factor
+            if level.gate is None or not level.gate.penalties_bypass:
+                q *= factor
 
-        if not math.isfinite(r_gated + r_direct + r_outcome):
-            bad = [lv.name for lv in levels_out if not math.isfinite(lv.value)]
+        if non_finite:
             raise SpecError(
-                f"reward spec {self.name!r}: level(s) {bad or [lv.name for lv in levels_out]} computed a non-finite "
-                "value; component values must be finite numbers"
+                f"reward spec {self.name!r}: level(s) {non_finite} computed a non-finite value; "
+                "component values must be finite numbers"
             )
-        ret_mode = r_gated if is_gated else r_direct if mode == "direct" else r_outcome
-        if not n:
-            trace: list[float] = []
-        elif not parts:
-            trace = [0.0] * n
-        elif len(parts) == 1:
-            f1, s1 = parts[0]
-            trace = [f1 * v for v in s1]
-        elif len(parts) == 2:
-            (f1, s1), (f2, s2) = parts
-            trace = [f1 * a + f2 * b for a, b in zip(s1, s2, strict=True)]
-        else:
-            trace = [0.0] * n
-            for factor, shaped in parts:
-                trace = [a + factor * v for a, v in zip(trace, shaped, strict=True)]
-        if n:
-            trace[-1] += last
-            residual = ret_mode - sum(trace)
-            if residual != 0.0:
-                trace[-1] += residual
-        return _fast(
-            RewardReport,
-            {
-                "mode": mode, "return_": ret_mode, "return_gated": r_gated, "return_direct": r_direct,
-                "return_outcome": r_outcome, "levels": levels_out, "step_rewards": trace,
-                "reward_invalid": False, "spec_name": self.name, "warnings": self.warnings(steps, trajectory),
-            },
+        if n:  # the trace sums to the return exactly: rounding goes to the last step
+            trace[-1] += at_last_step
+            trace[-1] += returns[mode] - sum(trace)
+        return RewardReport(
+            mode=mode, return_=returns[mode], return_gated=returns["gated"], return_direct=returns["direct"],
+            return_outcome=returns["outcome"], levels=reports, step_rewards=trace, spec_name=self.name,
+            warnings=self.warnings(steps, trajectory),
+        )  # fmt: skip
+
+    @staticmethod
+    def _level_report(level: CompiledLevel, threshold: float | None, *, skipped: bool) -> LevelReport:
+        """A level that was not computed: value, gate and contribution all 0."""
+        return LevelReport(
+            name=level.name, scope=level.scope, value=0.0, weight=level.weight, gate_threshold=threshold,
+            gate_open=False, gate_value=0.0, multiplier=0.0, contribution=0.0, skipped=skipped,
         )  # fmt: skip
 
     def _invalid_report(self, n: int, mode: str, reason: str | None = None) -> RewardReport:
         levels = [
-            _level_report(
-                lv.name,
-                lv.scope,
-                0.0,
-                lv.weight,
-                lv.threshold if lv.has_gate else None,
-                False,
-                0.0,
-                0.0,
-                0.0,
-                True,
-            )  # fmt: skip
+            self._level_report(lv, lv.gate.threshold if lv.gate is not None else None, skipped=True)
             for lv in self.levels
         ]
-        return RewardReport.model_construct(
+        warnings = [
+            "reward_invalid: infrastructure failure; every return is 0 and the episode must be masked"
+        ]
+        if reason:
+            warnings.append(f"component unavailable: {reason}")
+        return RewardReport(
             mode=mode, return_=0.0, return_gated=0.0, return_direct=0.0, return_outcome=0.0, levels=levels,
-            step_rewards=[0.0] * n, reward_invalid=True, spec_name=self.name,
-            warnings=["reward_invalid: infrastructure failure; every return is 0 and the episode must be masked"]
-            + ([f"component unavailable: {reason}"] if reason else []),
+            step_rewards=[0.0] * n, reward_invalid=True, spec_name=self.name, warnings=warnings,
         )  # fmt: skip

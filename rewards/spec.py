@@ -3,8 +3,13 @@
 A spec lists levels in priority order (level 0 = the long-term outcome). Each level turns named
 components into a per-step value (step scope) or a single value (trajectory scope), aggregates
 it, and may carry a gate that lower levels must pass (see `agentgym.rewards` for the semantics).
-Every model forbids unknown keys, and every validation error becomes a `SpecError` whose message
-names the field (``levels.1.aggregate: ...``) and the file it came from.
+Every model forbids unknown keys and every number must be finite (NaN or an infinity in a
+coefficient, value, weight, threshold, clip bound, temperature, gamma or eps is an error). Every
+validation error becomes a `SpecError` whose message names the field (``levels.1.aggregate: ...``,
+``levels.1.weight: must be a finite number``) and the file it came from, whether the spec comes
+through `load_spec`, `resolve_spec`, `spec_from_data` or `RewardSpec.model_validate`. (Keyword
+construction, ``RewardSpec(levels=...)``, raises pydantic's `ValidationError`: a custom
+``__init__`` would make pydantic wrap the `SpecError` in its own error.)
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ class ComponentUnavailable(RuntimeError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: every float field (and every float inside a dict field) must be finite
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Bounds(_Strict):
@@ -179,6 +185,14 @@ class RewardSpec(_Strict):
 
     _compiled: CompiledSpec | None = PrivateAttr(default=None)
 
+    @classmethod
+    def model_validate(cls, obj: Any, *, source: str | None = None, **options: Any) -> RewardSpec:  # type: ignore[override]
+        """Validate `obj` into a spec; a problem raises `SpecError` naming the field (and `source`)."""
+        try:
+            return super().model_validate(obj, **options)
+        except ValidationError as exc:
+            raise SpecError(format_validation_error(exc, source)) from None
+
     @model_validator(mode="after")
     def _check(self) -> RewardSpec:
         names = [level.name for level in self.levels]
@@ -208,15 +222,12 @@ class RewardSpec(_Strict):
     # ------------------------------------------------------------------ derived
     @property
     def compiled(self) -> CompiledSpec:
-        """Plain-Python form used in the hot path (built once per spec)."""
-        private = self.__pydantic_private__  # slot read: avoids BaseModel.__getattr__ (hot path)
-        compiled = private.get("_compiled") if private is not None else None
-        if compiled is None:
+        """The plain-Python form that scores episodes (built once per spec)."""
+        if self._compiled is None:
             from agentgym.rewards.engine import CompiledSpec
 
-            compiled = CompiledSpec(self)
-            self._compiled = compiled
-        return compiled
+            self._compiled = CompiledSpec(self)
+        return self._compiled
 
     def gate_threshold(self, index: int) -> float | None:
         """The effective threshold of level `index`'s gate (success_only applied), or None."""
@@ -284,6 +295,8 @@ def format_validation_error(exc: ValidationError, source: str | None = None) -> 
             close = difflib.get_close_matches(key, _field_names(), n=1)
             if close:
                 message += f" (did you mean {close[0]!r}?)"
+        elif error["type"] == "finite_number":
+            message = "must be a finite number"
         elif message.startswith("Value error, "):
             message = message[len("Value error, ") :]
         lines.append(f"{loc}: {message}")
@@ -298,10 +311,7 @@ def spec_from_data(data: Any, source: str | None = None) -> RewardSpec:
         raise SpecError(
             f"invalid reward spec{where}: expected a mapping at the top level, got {type(data).__name__}"
         )
-    try:
-        return RewardSpec.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(format_validation_error(exc, source)) from None
+    return RewardSpec.model_validate(data, source=source)
 
 
 def load_spec(path: str | Path) -> RewardSpec:

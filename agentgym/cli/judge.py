@@ -9,6 +9,8 @@ agentgym judge rescore runs.jsonl --reward reward_with_judges.yaml --out judged.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -31,14 +33,28 @@ JudgeOpt = Annotated[
 ModelOpt = Annotated[
     str | None,
     typer.Option(
-        "--model", "-m", help="override the judge's model string (vllm:URL#MODEL, openai:..., hf:...)"
+        "--model",
+        "-m",
+        help="override the judge's model: a policy string (vllm:URL#MODEL, openai:URL#MODEL, hf:PATH, scripted:...)",
     ),
 ]
 
 
+@contextmanager
+def judge_errors() -> Iterator[None]:
+    """`cli_errors`, plus a judge that cannot be built or is refused by its probe (one line, exit 2)."""
+    from agentgym.rewards.judges import JudgeError
+
+    with cli_errors():
+        try:
+            yield
+        except JudgeError as exc:
+            fail(str(exc))
+
+
 def _build_judge(judge: str, model: str | None, cache: bool, timeout: float | None = None):
-    import agentgym.baselines.judge_backends  # noqa: F401  (registers model strings)
-    from agentgym.rewards.judges import Judge, JudgeConfig, load_judge_config
+    from agentgym.policy import make_judge_model
+    from agentgym.rewards.judges import JudgeConfig, load_judge_config, make_judge
 
     name, config = load_judge_config(judge)
     updates: dict = {}
@@ -50,7 +66,7 @@ def _build_judge(judge: str, model: str | None, cache: bool, timeout: float | No
         updates["cache"] = False
     if updates:
         config = JudgeConfig.model_validate({**config.model_dump(), **updates})
-    return Judge(config, name=name)
+    return make_judge(name, config, resolve=make_judge_model)
 
 
 @app.command()
@@ -73,7 +89,7 @@ def probe(
     """Run the robustness probe: master-key inputs, length/format perturbations, position swaps."""
     from agentgym.rewards.judges.probe import probe_judge, save_probe_result
 
-    with cli_errors():
+    with judge_errors():
         built = _build_judge(judge, model, cache, timeout)
         report = probe_judge(built, n_items=items)
         console.print(report.summary(), highlight=False, soft_wrap=True)
@@ -104,7 +120,7 @@ def score(
     cache: Annotated[bool, typer.Option(help="use the judgment cache")] = True,
 ) -> None:
     """Judge one answer and print the judgment (score, rationale, cache hit) as JSON."""
-    with cli_errors():
+    with judge_errors():
         built = _build_judge(judge, model, cache)
         judgment = built.judge_one(question, answer, reference)
         console.print_json(json.dumps(judgment.to_dict(), default=str))
@@ -127,12 +143,12 @@ def rescore(
     """Re-score stored episodes with the spec's judges (batched; cached; invalid judgments mask)."""
     from rich.table import Table
 
-    import agentgym.baselines.judge_backends  # noqa: F401
+    from agentgym.policy import make_judge_model
     from agentgym.rewards import load_spec
     from agentgym.rewards.judges import rescore_with_judges
     from agentgym.trajectory import TrajectoryWriter, read_trajectories
 
-    with cli_errors():
+    with judge_errors():
         if not path.exists():
             fail(f"trajectory file not found: {path}")
         records = read_trajectories(path).records
@@ -142,7 +158,7 @@ def rescore(
         if not spec.judges:
             fail(f"{reward} has no judges: section")
         refs = json.loads(references.read_text()) if references else None
-        results = rescore_with_judges(records, spec, references=refs, mode=mode)
+        results = rescore_with_judges(records, spec, resolve=make_judge_model, references=refs, mode=mode)
         table = Table(show_edge=False)
         for column in ("#", "task", "old return", "new return", "invalid", *spec.judges):
             table.add_column(column, justify="right")

@@ -102,7 +102,8 @@ def list_envs() -> None:
     from agentgym.family import available, env_entries
 
     table = Table(show_edge=False)
-    for column in ("env id", "family", "available", "extra", "description"):
+    table.add_column("env id", no_wrap=True)
+    for column in ("family", "available", "extra", "description"):
         table.add_column(column)
     for env_id, (family, entry) in env_entries().items():
         table.add_row(env_id, family.name, "yes" if available(env_id) else "no", family.extra or "-",

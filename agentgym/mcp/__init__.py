@@ -5,7 +5,7 @@
   background asyncio loop thread. A server that dies raises `InfrastructureError`.
 - Server side: `serve_toolset(toolset, name)` serves any agentgym `Toolset` as an MCP server
   over stdio (`agentgym mcp serve WORLD`).
-- `SchemaTool`: a tool described by a JSON schema instead of type hints (MCP and BFCL tools).
+- `SchemaTool`: a tool described by a JSON schema instead of type hints (MCP servers' tools, function-calling benchmarks' function docs).
 """
 
 from agentgym.mcp.schema_tool import SchemaTool

@@ -1,4 +1,4 @@
-"""Tools defined by a JSON schema (MCP servers' tools, BFCL function docs) rather than type hints.
+"""Tools defined by a JSON schema (MCP servers' tools, function-calling benchmarks' function docs) rather than type hints.
 
 Arguments are validated against the schema with `jsonschema` (when installed; otherwise a light
 check of required and unknown keys); a failure becomes the same `invalid_arguments` error

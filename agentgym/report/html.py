@@ -89,7 +89,7 @@ def render_html(data: ReportData) -> str:
         "return_outcome",
         "completed",
         "success",
-        "resolved",
+        "checklist",
         "mean_turns",
         "pass@2",
     ):
@@ -133,7 +133,7 @@ def render_html(data: ReportData) -> str:
         parts.append(
             '<section id="rates"><h2>Completion, modification, resolve and other rates</h2>'
             '<p class="note">Per-episode 0/1 metrics reported by the envs (completed = handed in; '
-            "modified = changed the code; resolved/success = solved).</p>"
+            "success = the env's declared outcome says solved; checklist = share of required items done).</p>"
             f'<div class="grid">{_figure("rates", "rates over " + data.x_label, svg)}'
             f"{_figure('rates-overall', 'overall rates', bars)}</div></section>"
         )

@@ -15,6 +15,11 @@ Model specs take options after `?`, joined by `&`: `temperature`, `top_p`, `max_
 `tools_mode` (openai: auto | native | prompt), `api_key_env` (openai). Example:
 `vllm:http://127.0.0.1:8000#smollm2?temperature=0.7&max_tokens=128`.
 Backends are imported lazily (torch, vllm and transformers load only when used).
+
+`make_policy` is the factory the `agentgym.policies` entry points (pyproject) name for these kinds;
+callers go through `agentgym.policy.make_policy`, which picks the factory by kind. The same strings
+name judge models (`agentgym.policy.make_judge_model`): the vLLM-server and OpenAI policies give a
+batched chat-completions judge model (`as_judge_model()`), the others are wrapped as they are.
 """
 
 from __future__ import annotations

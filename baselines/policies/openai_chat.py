@@ -83,6 +83,15 @@ class OpenAIChatPolicy:
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._prompt_tools = tools_mode == "prompt"
 
+    def as_judge_model(self, max_concurrency: int = 64) -> Any:
+        """This endpoint as a judge model: batched chat completions (no prefill)."""
+        from agentgym.baselines.judge_backends import ChatCompletionsJudgeModel
+
+        judge = ChatCompletionsJudgeModel(self.url.removesuffix("/chat/completions"), self.model,
+                                          max_concurrency=max_concurrency, request_timeout=self.timeout)
+        judge.headers = dict(self.headers)
+        return judge
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "backend": "openai-chat", "url": self.url, "model": self.model,
                 "sampling": self.sampling.describe(), "tools_mode": "prompt" if self._prompt_tools else self.tools_mode}

@@ -95,6 +95,15 @@ class VLLMServerPolicy(TokenPolicy):
             return None
         return None
 
+    def as_judge_model(self, max_concurrency: int = 64) -> Any:
+        """This server as a judge model: batched chat completions, the verdict prefix prefilled."""
+        from agentgym.baselines.judge_backends import ChatCompletionsJudgeModel
+
+        judge = ChatCompletionsJudgeModel(self.base_url, self.model, vllm=True, max_concurrency=max_concurrency,
+                                          request_timeout=self.timeout)
+        judge.headers = dict(self.headers)
+        return judge
+
     def backend_info(self) -> dict[str, Any]:
         return {"backend": "vllm-server", "base_url": self.base_url, "model": self.model, "tokenizer": self.tokenizer_path}
 

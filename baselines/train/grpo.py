@@ -38,6 +38,7 @@ import torch
 
 from agentgym.baselines.train.constrained import ActionTrie
 from agentgym.baselines.train.sequences import EpisodeSequences, Segment, episode_segments
+from agentgym.outcome import success_of
 from agentgym.trajectory import EpisodeRecord, TrajectoryWriter
 
 STATE_FILE = "trainer_state.pt"
@@ -312,11 +313,12 @@ def rollout_metrics(records: list[EpisodeRecord]) -> dict[str, float]:
     for name in ("gated", "direct", "outcome"):
         out[f"return_{name}"] = float(np.mean([getattr(r.report, f"return_{name}") for r in valid]))
     out["mean_turns"] = float(np.mean([len(r.steps) for r in valid]))
-    for key, names in (("completion_rate", ("completed",)), ("success_rate", ("success", "resolved"))):
-        values = [next((r.metrics[n] for n in names if n in r.metrics), None) for r in valid]
-        values = [v for v in values if v is not None]
-        if values:
-            out[key] = float(np.mean(values))
+    completed = [r.metrics["completed"] for r in valid if "completed" in r.metrics]
+    if completed:
+        out["completion_rate"] = float(np.mean(completed))
+    successes = [s for s in (success_of(r) for r in valid) if s is not None]
+    if successes:
+        out["success_rate"] = float(np.mean(successes))
     out["action_valid_rate"] = float(np.mean([s.action_valid for r in valid for s in r.steps] or [0.0]))
     return out
 

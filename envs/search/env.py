@@ -8,16 +8,21 @@ executed (as in Search-R1); `<think>...</think>` blocks are ignored.
 
 Observations: retrieved text is wrapped in `<information>...</information>` (Search-R1's
 convention), and `info["information_spans"]` gives the (start, end) character spans of those
-blocks in the observation, so trainers can mask retrieved tokens out of the loss.
+blocks in the observation, so trainers can mask retrieved tokens out of the loss. Each block is
+cut to fit the step's share of `max_observation_chars`, so the core never clips an observation
+that carries spans.
 
-Reward components (raw; `reward.yaml` combines them, G-RA by default):
+Reward components (raw; `reward.yaml` combines them, G-RA by default), declared in
+`SearchQAEnv.components`:
 - step: `gold_doc_retrieved` (share of the supporting documents first seen this step),
-  `repeated_query` (1 when the query was searched before), `format_error` (1 when a reply holds
+  `repeated_query` (1 when the query was searched before), `format_error` (1 when a tag reply holds
   several action tags or fabricates its own `<information>` block), `info_gain` (IGPO: increase of
-  the policy's log-probability of the gold answer over the turn, when `answer_scorer` is given),
-  `judge` (+1 right / -1 wrong verdict of the optional ReSeek-style judge action), plus the core's
-  `action_valid` and `repeated_action`.
-- trajectory: `outcome` (label: correct / wrong / no_answer), `em`, `f1`, `support_recall`.
+  the policy's log-probability of the gold answer over the turn, clipped to [-10, 10]; declared
+  only when `answer_scorer` is given), `judge` (+1 right / -1 wrong verdict of the ReSeek-style
+  judge action; declared only with `judge=True`), plus the core's `action_valid` and
+  `repeated_action`.
+- trajectory: `outcome` (label: correct / wrong / no_answer; success is `correct`), `em`, `f1`,
+  `support_recall` (the checklist: share of the supporting documents retrieved).
 """
 
 from __future__ import annotations
@@ -30,19 +35,22 @@ from typing import Any
 
 from agentgym.env import AgentEnv, EpisodeStart
 from agentgym.errors import TaskError, ToolError
-from agentgym.parsing import parse_action
+from agentgym.outcome import Outcome
 from agentgym.retrieval.types import Hit, Retriever
+from agentgym.rewards.components import Component, step_component, trajectory_component
+from agentgym.rewards.functions.qa import exact_match, normalize_answer
+from agentgym.rewards.functions.qa import f1 as f1_score
 from agentgym.tasks.search.data import QATask
-from agentgym.tasks.search.suite import SearchSuite
+from agentgym.tasks.search.source import resolve_suite, suite_tasks
+from agentgym.tasks.search.suite import DEFAULT_SUITE, SearchSuite
 from agentgym.tools import ToolCall, Toolset, tool
 
-try:
-    from agentgym.rewards.functions.qa import exact_match, f1_score, normalize_answer
-except ImportError:  # the reward layer names it `f1`
-    from agentgym.rewards.functions.qa import exact_match, normalize_answer
-    from agentgym.rewards.functions.qa import f1 as f1_score
-
 AnswerScorer = Callable[[list[dict[str, Any]], str], float]
+
+#: information gain is a difference of log-probabilities; it is clipped to +-INFO_GAIN_BOUND
+INFO_GAIN_BOUND = 10.0
+OUTCOMES = ("correct", "wrong", "no_answer")
+_ECHO_CHARS = 200  # longest argument echoed back in an observation
 
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
 _ACTION_TAG = re.compile(r"<(search|answer|open|judge)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
@@ -67,45 +75,48 @@ JUDGE_LINE = (
     "\n- judge(useful, plan): say whether the information from your last search was useful "
     "(true/false) and what you will do next; a correct judgement is rewarded. Tag form: <judge>useful</judge>."
 )
-INVALID_TAGS = (
-    "Error: your reply holds no complete action. To search, put the query between <search> and "
-    "</search>; to read a document, put its id between <open> and </open>; to give the final answer, "
-    "put it between <answer> and </answer>."
+_HOW_TO_ACT = (
+    "To search, put the query between <search> and </search>; to read a document, put its id between "
+    "<open> and </open>; to give the final answer, put it between <answer> and </answer>."
 )
+INVALID_TAGS = "Error: your reply holds no complete action. " + _HOW_TO_ACT
 
 
-def _load_suite(
-    suite: SearchSuite | str | None,
-    corpus: str | None,
-    questions: str | None,
-    n_docs: int,
-    n_questions: int,
-    seed: int,
-) -> SearchSuite:
-    from agentgym.tasks.search.suite import default_suite, generated_suite, load_suite
-
-    if isinstance(suite, SearchSuite):
-        return suite
-    if corpus or questions:
-        return load_suite(suite, corpus=corpus, questions=questions)
-    if suite not in (None, "default", "generated"):
-        return load_suite(suite)
-    if suite == "generated" or (n_docs, n_questions, seed) != (3000, 600, 0):
-        return generated_suite(n_docs, n_questions, seed)
-    return default_suite()
+def _echo(text: str) -> str:
+    return text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + " ..."
 
 
-class SearchQAEnv(AgentEnv):
+class SearchQAEnv(AgentEnv[QATask]):
     """Multi-hop QA over a corpus with BM25 / dense / hybrid search (see the module docstring)."""
 
     default_reward = Path(__file__).with_name("reward.yaml")
-    component_bounds = {
-        "gold_doc_retrieved": (0.0, 1.0),
-        "repeated_query": (0.0, 1.0),
-        "format_error": (0.0, 1.0),
-        "info_gain": (-10.0, 10.0),
-        "judge": (-1.0, 1.0),
-    }
+    components = (
+        step_component(
+            "gold_doc_retrieved", description="share of the supporting documents first seen this step"
+        ),
+        step_component("repeated_query", description="1 when the step's search repeats an earlier query"),
+        step_component(
+            "format_error",
+            description="1 when a tag reply holds several action tags or its own <information>",
+        ),
+        step_component(
+            "info_gain",
+            -INFO_GAIN_BOUND,
+            INFO_GAIN_BOUND,
+            description="IGPO: gain of the policy's log-probability of the gold answer over the step "
+            "(only with answer_scorer)",
+        ),
+        step_component(
+            "judge", -1.0, 1.0, description="+1 right, -1 wrong verdict of the judge action (judge=True)"
+        ),
+        trajectory_component(
+            "outcome", labels=OUTCOMES, description="correct (exact match), wrong, or no_answer (none given)"
+        ),
+        trajectory_component("em", description="exact match of the answer with a gold answer"),
+        trajectory_component("f1", description="best token F1 of the answer against the gold answers"),
+        trajectory_component("support_recall", description="share of the supporting documents retrieved"),
+    )
+    outcome = Outcome(component="outcome", success=("correct",), checklist="support_recall")
     default_max_turns = 10
 
     def __init__(
@@ -114,9 +125,9 @@ class SearchQAEnv(AgentEnv):
         suite: SearchSuite | str | None = None,
         corpus: str | None = None,
         questions: str | None = None,
-        n_docs: int = 3000,
-        n_questions: int = 600,
-        world_seed: int = 0,
+        n_docs: int = DEFAULT_SUITE["n_docs"],
+        n_questions: int = DEFAULT_SUITE["n_questions"],
+        world_seed: int = DEFAULT_SUITE["seed"],
         hops: list[int] | int | None = None,
         retriever: str | Retriever = "bm25",
         index: str | None = None,
@@ -128,33 +139,29 @@ class SearchQAEnv(AgentEnv):
         judge: bool = False,
         **kwargs: Any,
     ) -> None:
+        # read by declared_components(), which AgentEnv.__init__ calls
+        self.answer_scorer = answer_scorer
+        self.judge_enabled = bool(judge)
         if kwargs.get("reward") is None and (answer_scorer is not None or judge):
             variant = (
                 "full" if (answer_scorer is not None and judge) else "igpo" if answer_scorer else "reseek"
             )
             kwargs["reward"] = Path(__file__).with_name(f"reward_{variant}.yaml")
-        super().__init__(**kwargs)
-        self.suite = _load_suite(suite, corpus, questions, n_docs, n_questions, world_seed)
-        tasks = self.suite.tasks
-        if hops is not None:
-            wanted = {hops} if isinstance(hops, int) else set(hops)
-            tasks = [t for t in tasks if t.hops in wanted]
-        if not tasks:
-            raise TaskError(f"no questions left in suite {self.suite.name!r} (hops filter {hops!r})")
-        self._tasks = {t.id: t for t in tasks}
-        self._ids = list(self._tasks)
+        self.suite = resolve_suite(suite, corpus, questions, n_docs, n_questions, world_seed)
+        super().__init__(tasks=suite_tasks(self.suite, hops), **kwargs)
         self.topk = int(topk)
         self.max_k = int(max_k)
         self.passage_chars = int(passage_chars)
-        self.answer_scorer = answer_scorer
-        self.judge_enabled = bool(judge)
         self.retriever = self._make_retriever(retriever, index, retrieval_url)
-        self._step_components = ["gold_doc_retrieved", "repeated_query", "format_error"]
-        if answer_scorer is not None:
-            self._step_components.append("info_gain")
-        if self.judge_enabled:
-            self._step_components.append("judge")
         self._reset_state()
+
+    def declared_components(self) -> dict[str, Component]:
+        declared = super().declared_components()
+        if self.answer_scorer is None:
+            declared.pop("info_gain")
+        if not self.judge_enabled:
+            declared.pop("judge")
+        return declared
 
     # ------------------------------------------------------------------ setup
     def _make_retriever(self, retriever: str | Retriever, index: str | None, url: str | None) -> Retriever:
@@ -179,30 +186,19 @@ class SearchQAEnv(AgentEnv):
         self.n_searches = 0
         self.n_opens = 0
         self._score: float | None = None
-        self._step_message: dict[str, Any] | None = None
         self._step_observations: list[str] = []
         self._tag_error: str | None = None
-
-    def task_ids(self) -> list[str]:
-        return list(self._ids)
 
     def default_system_prompt(self) -> str:
         return SYSTEM_PROMPT
 
-    def _tools(self) -> Toolset:
+    def make_tools(self) -> Toolset:
         tools = [self.search, self.open, self.answer]
         if self.judge_enabled:
             tools.append(self.judge)
         return Toolset(tools)
 
-    @property
-    def qa_task(self) -> QATask:
-        assert isinstance(self.task, QATask), "call reset() first"
-        return self.task
-
-    def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        task_id = self._pick_task_id(task_id, self._ids, self._tasks, hint=f"suite {self.suite.name!r}")
-        task = self._tasks[task_id]
+    def start_episode(self, task: QATask, options: dict[str, Any]) -> EpisodeStart:
         self._reset_state()
         prompt = PROMPT.format(question=task.question, judge=JUDGE_LINE if self.judge_enabled else "")
         if self.answer_scorer is not None:
@@ -225,7 +221,8 @@ class SearchQAEnv(AgentEnv):
         return "\n".join(lines)
 
     def _note_docs(self, doc_ids: list[str]) -> None:
-        gold = self.qa_task.supporting_doc_ids
+        assert self.task is not None
+        gold = self.task.supporting_doc_ids
         new_gold = [d for d in doc_ids if d in gold and d not in self.gold_seen]
         if gold:
             self.emit("gold_doc_retrieved", len(new_gold) / len(gold))
@@ -234,9 +231,14 @@ class SearchQAEnv(AgentEnv):
         self.last_retrieved = list(doc_ids)
 
     def _information(self, body: str) -> str:
+        """Wrap retrieved text in an <information> block, cut to the step's share of
+        `max_observation_chars` (the spans must hold in the observation the agent gets)."""
+        calls = len(self.last_action.calls) if self.last_action is not None else 1
+        room = self.max_observation_chars // max(1, calls) - 64 - len("<information></information>")
+        if len(body) > room:
+            body = body[: max(0, room - 4)].rstrip() + " ..."
         observation = f"<information>{body}</information>"
         self._step_observations.append(observation)
-        self._information_gain()
         return observation
 
     @tool
@@ -275,7 +277,7 @@ class SearchQAEnv(AgentEnv):
         doc_id = doc_id.strip().strip("[]")
         corpus = self.suite.corpus
         if doc_id not in corpus:
-            raise ToolError(f"no document with id {doc_id!r}; use an id from the search results")
+            raise ToolError(f"no document with id {_echo(doc_id)!r}; use an id from the search results")
         self.n_opens += 1
         self._note_docs([doc_id])
         title, text = corpus.get(doc_id)
@@ -293,7 +295,7 @@ class SearchQAEnv(AgentEnv):
             raise ToolError("the answer is empty; put it between <answer> and </answer>")
         self.answer_text = text
         self.finish()
-        return f"Answer recorded: {text}"
+        return f"Answer recorded: {_echo(text)}"
 
     @tool
     def judge(self, useful: bool, plan: str = "") -> str:
@@ -303,48 +305,33 @@ class SearchQAEnv(AgentEnv):
             useful: true if the last retrieved documents help answer the question.
             plan: what you will do next (free text).
         """
+        assert self.task is not None
         if self.last_retrieved is None:
             raise ToolError("nothing has been retrieved yet; search first, then judge")
-        truth = any(d in self.qa_task.supporting_doc_ids for d in self.last_retrieved)
+        truth = any(d in self.task.supporting_doc_ids for d in self.last_retrieved)
         correct = bool(useful) == truth
         self.judgements.append(correct)
         self.emit("judge", 1.0 if correct else -1.0)
-        return "Judgement noted." + (f" Plan: {plan.strip()}" if plan.strip() else "")
-
-    # ------------------------------------------------------------------ information gain (IGPO)
-    def _information_gain(self) -> None:
-        """Emit the increase of the policy's log-prob of the gold answer over this turn so far."""
-        if self.answer_scorer is None or self._score is None or self._step_message is None:
-            return
-        messages = list(self.transcript) + [self._step_message]
-        messages += [{"role": "tool", "content": obs} for obs in self._step_observations]
-        score = float(self.answer_scorer(messages, self.qa_task.golden_answers[0]))
-        self.emit("info_gain", score - self._score)
-        self._score = score
+        return "Judgement noted." + (f" Plan: {_echo(plan.strip())}" if plan.strip() else "")
 
     # ------------------------------------------------------------------ text grammar
-    def _parse_text_action(self, text: str) -> list[ToolCall] | None:
+    def parse_text_action(self, text: str) -> list[ToolCall] | None:
         body = _THINK.sub("", text)
         matches = list(_ACTION_TAG.finditer(body))
         self._tag_error = None
         if not matches:
             opened = _OPEN_TAG.search(body)
             if opened:
-                self._tag_error = (
-                    f"Error: <{opened.group(1).lower()}> is not closed with </{opened.group(1).lower()}>. "
-                    + INVALID_TAGS[len("Error: your reply holds no complete action. ") :]
-                )
+                tag = opened.group(1).lower()
+                self._tag_error = f"Error: <{tag}> is not closed with </{tag}>. " + _HOW_TO_ACT
             else:
                 self._tag_error = INVALID_TAGS
             return None
-        if len(matches) > 1 or _INFO_BLOCK.search(body) or "<information>" in body:
-            self.emit("format_error", 1.0)
+        # measured on every tag reply (0 for a well-formed one)
+        self.emit("format_error", float(len(matches) > 1 or "<information>" in body))
         tag, content = matches[0].group(1).lower(), matches[0].group(2).strip()
         if not content:
-            self._tag_error = (
-                f"Error: <{tag}></{tag}> is empty. "
-                + INVALID_TAGS[len("Error: your reply holds no complete action. ") :]
-            )
+            self._tag_error = f"Error: <{tag}></{tag}> is empty. " + _HOW_TO_ACT
             return None
         if tag == "search":
             return [ToolCall(name="search", arguments={"query": content})]
@@ -361,39 +348,39 @@ class SearchQAEnv(AgentEnv):
             ToolCall(name="judge", arguments={"useful": useful, "plan": content.partition("|")[2].strip()})
         ]
 
-    def _parse(self, action: Any):
-        parsed = super()._parse(action)
-        # every step reports the family's components (0 when nothing happened), so reports and
-        # re-scoring see them in each step
-        for name in self._step_components:
-            self.emit(name, 0.0)
-        return parsed
+    def no_call_message(self) -> str:
+        return self._tag_error or INVALID_TAGS
 
-    def _no_call_message(self) -> str:
-        if self._tag_error:
-            return self._tag_error
-        return INVALID_TAGS
-
-    # ------------------------------------------------------------------ step: info spans for masking
-    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+    # ------------------------------------------------------------------ end of a step
+    def end_step(self, observation: str, ending: bool) -> dict[str, Any]:
+        """Information gain over the step's retrieved blocks (IGPO), and the spans of the
+        <information> blocks in the observation (for masking retrieved tokens)."""
+        if self.answer_scorer is not None and self._step_observations and self._score is not None:
+            self._information_gain()
+        spans = [(m.start(), m.end()) for m in _INFO_BLOCK.finditer(observation)]
         self._step_observations = []
         self._tag_error = None
-        self._step_message = None
-        if self.answer_scorer is not None and self._active:
-            parsed = parse_action(action)
-            message: dict[str, Any] = {"role": "assistant", "content": parsed.text}
-            if parsed.calls:
-                message["tool_calls"] = [c.to_openai() for c in parsed.calls]
-            self._step_message = message
-        observation, reward, terminated, truncated, info = super().step(action)
-        spans = [(m.start(), m.end()) for m in _INFO_BLOCK.finditer(observation)]
-        info["information_spans"] = spans
-        info["retrieved"] = bool(spans)
-        return observation, reward, terminated, truncated, info
+        return {"information_spans": spans, "retrieved": bool(spans)}
+
+    def _information_gain(self) -> None:
+        """Emit the increase of the policy's log-prob of the gold answer over this step, given the
+        conversation so far, this step's assistant message and its retrieved blocks."""
+        assert self.task is not None and self.answer_scorer is not None and self._score is not None
+        parsed = self.last_action
+        message: dict[str, Any] = {"role": "assistant", "content": parsed.text if parsed is not None else ""}
+        if parsed is not None and parsed.calls:
+            message["tool_calls"] = [c.to_openai() for c in parsed.calls]
+        messages = [*self.transcript, message]
+        messages += [{"role": "tool", "content": obs} for obs in self._step_observations]
+        score = float(self.answer_scorer(messages, self.task.golden_answers[0]))
+        gain = score - self._score
+        self.emit("info_gain", max(-INFO_GAIN_BOUND, min(INFO_GAIN_BOUND, gain)))
+        self._score = score
 
     # ------------------------------------------------------------------ outcome
-    def _trajectory_components(self, truncated: bool) -> dict[str, float | str]:
-        task = self.qa_task
+    def score_episode(self, truncated: bool) -> dict[str, float | str]:
+        assert self.task is not None
+        task = self.task
         em = exact_match(self.answer_text, task.golden_answers) if self.answer_text is not None else 0.0
         f1 = f1_score(self.answer_text, task.golden_answers) if self.answer_text is not None else 0.0
         if self.answer_text is None:
@@ -404,19 +391,17 @@ class SearchQAEnv(AgentEnv):
         recall = len(self.gold_seen) / len(gold) if gold else 0.0
         return {"outcome": outcome, "em": float(em), "f1": float(f1), "support_recall": float(recall)}
 
-    def _episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
-        em = float(trajectory_components.get("em", 0.0))
+    def episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
+        assert self.task is not None
         metrics = {
-            "em": em,
+            "em": float(trajectory_components.get("em", 0.0)),
             "f1": float(trajectory_components.get("f1", 0.0)),
-            "success": em,
             "answered": float(self.answer_text is not None),
             "support_recall": float(trajectory_components.get("support_recall", 0.0)),
             "searches": float(self.n_searches),
-            "turns": float(self.turn),
         }
-        if self.qa_task.hops is not None:
-            metrics["hops"] = float(self.qa_task.hops)
+        if self.task.hops is not None:
+            metrics["hops"] = float(self.task.hops)
         if self.judgements:
             metrics["judge_accuracy"] = sum(self.judgements) / len(self.judgements)
         return metrics
@@ -425,7 +410,8 @@ class SearchQAEnv(AgentEnv):
     def oracle_actions(self) -> list[str | dict[str, Any]]:
         """Search for each supporting document by its title (open it by id when the search would
         miss it), then answer with the first gold answer."""
-        task = self.qa_task
+        assert self.task is not None
+        task = self.task
         actions: list[str | dict[str, Any]] = []
         corpus = self.suite.corpus
         for doc_id in task.supporting_doc_ids:

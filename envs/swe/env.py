@@ -1,11 +1,8 @@
 """`agentgym/SWE-v0`: repair a bug in a real Python package inside a sandbox, graded SWE-bench style.
 
 Tools: `bash` (a long-lived shell in the sandbox; cwd and exports persist), `editor` (view /
-create / str_replace / insert, SWE-agent style), `submit`. Step components: `action_valid` and
-`repeated_action` (base class), `command_ok` (the step's commands exited 0), `edit_applied` (an
-edit changed a file). Trajectory components: `outcome` (no_submit < empty_patch < tests_fail <
-tests_pass), `f2p_fraction`, `modification` (non-empty diff to non-test files), `test_tampering`
-(the agent edited test files; they are restored before grading), `log_unusable`.
+create / str_replace / insert, SWE-agent style), `submit`. Components are declared in
+`SWEEnv.components`; the outcome is `tests_pass` for a resolved task (`SWEEnv.outcome`).
 
 Grading uses the env's own `git diff` against the task's base commit, never a patch the agent
 claims: test files are restored, the hidden tests applied, FAIL_TO_PASS and PASS_TO_PASS run
@@ -15,7 +12,6 @@ under a timeout and the log graded with SWE-bench's rules. A dead sandbox ends t
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from pathlib import Path
@@ -23,8 +19,10 @@ from typing import Any, Literal
 
 from agentgym.env import AgentEnv, EpisodeStart
 from agentgym.errors import TaskError, ToolError
+from agentgym.outcome import Outcome
+from agentgym.rewards.components import step_component, trajectory_component
+from agentgym.rewards.functions.swebench import GradeResult, grade_log
 from agentgym.sandbox.base import DriverSandbox, SandboxError
-from agentgym.task import Task, hidden
 from agentgym.tasks.swe.environment import (
     diff_paths,
     ensure_package_image,
@@ -32,9 +30,9 @@ from agentgym.tasks.swe.environment import (
     run_eval,
     setup_base,
 )
-from agentgym.tasks.swe.grading import GradeResult, grade_log
-from agentgym.tasks.swe.records import SWEInstance, load_instances
-from agentgym.tools import tool
+from agentgym.tasks.swe.records import SWEInstance
+from agentgym.tasks.swe.source import SWETask, swe_tasks
+from agentgym.tools import ToolCall, tool
 
 SYSTEM_PROMPT = (
     "You are a software engineer fixing a bug in a Python repository checked out at /testbed, inside a "
@@ -43,26 +41,31 @@ SYSTEM_PROMPT = (
     "changes and ends the episode. Change the library code, not the tests. Call exactly one tool per turn, as "
     '<tool_call>{"name": ..., "arguments": {...}}</tool_call>.'
 )
-PROMPT_TEMPLATE = """<issue>
-{problem}</issue>
-
-The repository {repo} (version {version}) is at /testbed. Run Python with `python3`; pytest is installed{pypath}.
-Find the cause of the issue, fix it in the library code with the tools, and call `submit` when you are done."""
 VIEW_LIMIT = 400  # lines shown by `editor view` without a range
+#: outcome labels, worst to best
+OUTCOMES = ("no_submit", "empty_patch", "tests_fail", "tests_pass")
 
 
-class SWETask(Task):
-    """A public view of one SWE instance; the record (gold patch, hidden tests) is hidden."""
-
-    repo: str = ""
-    instance: SWEInstance = hidden(None)
-
-
-class SWEEnv(AgentEnv):
+class SWEEnv(AgentEnv[SWETask]):
     """Fix a bug in a real Python package; graded with SWE-bench's rules in a sandbox."""
 
     default_reward = Path(__file__).with_name("reward.yaml")
-    component_bounds = {"command_ok": (0.0, 1.0), "edit_applied": (0.0, 1.0), "action_valid": (0.0, 1.0)}
+    components = (
+        step_component("command_ok", description="the step's first bash command exited 0 (not timed out)"),
+        step_component("edit_applied", description="the step's first editor edit changed a file"),
+        trajectory_component(
+            "outcome",
+            labels=OUTCOMES,
+            description="no_submit < empty_patch (no change to non-test files) < tests_fail < tests_pass",
+        ),
+        trajectory_component("f2p_fraction", description="fraction of FAIL_TO_PASS tests passing at grading"),
+        trajectory_component("modification", description="1 when the diff touches non-test files"),
+        trajectory_component(
+            "test_tampering", description="1 when the agent edited test files (restored before grading)"
+        ),
+        trajectory_component("log_unusable", description="1 when the grading log could not be graded"),
+    )
+    outcome = Outcome(component="outcome", success=("tests_pass",))
     default_max_turns = 30
     max_observation_chars = 20_000
 
@@ -80,12 +83,10 @@ class SWEEnv(AgentEnv):
         cpus: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        instances = tasks if isinstance(tasks, list) else load_instances(tasks)
-        if not instances:
+        super().__init__(tasks=swe_tasks(tasks), **kwargs)
+        assert self.tasks is not None
+        if not len(self.tasks):  # load the task file now: a bad path fails at construction
             raise TaskError("no SWE tasks to run")
-        self._instances = {i.instance_id: i for i in instances}
-        self._ids = sorted(self._instances)
         self.backend = backend
         self.pool_size = int(pool_size)
         self.command_timeout = float(command_timeout)
@@ -96,16 +97,13 @@ class SWEEnv(AgentEnv):
         self._pools: dict[str, Any] = {}
         self._templates: dict[str, Path] = {}
         self.sandbox: DriverSandbox | None = None
-        self.instance: SWEInstance | None = None
         self.submitted = False
         self.last_grade: GradeResult | None = None
         self.last_diff = ""
+        self.last_eval_log = ""
         self._emitted_turn: dict[str, int] = {}
 
-    # ------------------------------------------------------------------ tasks and sandboxes
-    def task_ids(self) -> list[str]:
-        return list(self._ids)
-
+    # ------------------------------------------------------------------ sandboxes
     def _sandbox_for(self, inst: SWEInstance) -> DriverSandbox:
         if self.backend == "local":
             return self._local_sandbox(inst)
@@ -146,11 +144,8 @@ class SWEEnv(AgentEnv):
             self._templates[inst.image] = template
         return LocalSandbox(template, default_timeout=self.command_timeout)
 
-    def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        task_id = self._pick_task_id(
-            task_id, self._ids, self._instances, hint=f"SWE: {len(self._ids)} tasks; see env.unwrapped.task_ids()"
-        )
-        inst = self._instances[task_id]
+    def start_episode(self, task: SWETask, options: dict[str, Any]) -> EpisodeStart:
+        inst = task.instance
         for attempt in range(3):  # a pooled container may have died while idle: take another
             self._release_sandbox()
             try:
@@ -161,27 +156,12 @@ class SWEEnv(AgentEnv):
                 if attempt == 2:
                     self._release_sandbox()
                     raise
-        self.instance = inst
         self.submitted = False
         self.last_grade = None
         self.last_diff = ""
+        self.last_eval_log = ""
         self._emitted_turn = {}
-        pypath = (
-            f" (PYTHONPATH={inst.test_env['PYTHONPATH']} for the package)"
-            if inst.test_env.get("PYTHONPATH")
-            else ""
-        )
-        prompt = PROMPT_TEMPLATE.format(
-            problem=inst.problem_statement, repo=inst.repo, version=inst.version, pypath=pypath
-        )
-        task = SWETask(
-            id=inst.instance_id,
-            prompt=prompt,
-            repo=inst.repo,
-            instance=inst,
-            metadata={"repo": inst.repo, "version": inst.version, "base_commit": inst.base_commit},
-        )
-        return EpisodeStart(task=task, prompt=prompt, system_prompt=SYSTEM_PROMPT)
+        return EpisodeStart(task=task, prompt=task.prompt, system_prompt=SYSTEM_PROMPT)
 
     @staticmethod
     def _prepare(sb: DriverSandbox, inst: SWEInstance) -> None:
@@ -207,7 +187,7 @@ class SWEEnv(AgentEnv):
             except Exception:  # noqa: BLE001 - a dead sandbox may fail to close cleanly
                 pass
 
-    def _end_episode(self) -> None:
+    def end_episode(self) -> None:
         self._release_sandbox()
 
     def close(self) -> None:
@@ -228,11 +208,13 @@ class SWEEnv(AgentEnv):
         return self.sandbox
 
     def _emit_once(self, name: str, value: float) -> None:
-        """At most one value per component per step, so per-step bounds hold with several calls."""
+        """At most one value per component per step (the first call's), so per-step bounds hold
+        with several calls. A 0 is only recorded: the core zero-fills the step's components."""
         if self._emitted_turn.get(name) == self.turn:
             return
         self._emitted_turn[name] = self.turn
-        self.emit(name, value)
+        if value:
+            self.emit(name, value)
 
     # ------------------------------------------------------------------ tools
     @tool
@@ -370,9 +352,9 @@ class SWEEnv(AgentEnv):
         return "Submitted. Your changes will be graded against the hidden tests."
 
     # ------------------------------------------------------------------ grading
-    def _trajectory_components(self, truncated: bool) -> dict[str, float | str]:
-        inst, sb = self.instance, self._sb()
-        assert inst is not None
+    def score_episode(self, truncated: bool) -> dict[str, float | str]:
+        assert self.task is not None
+        inst, sb = self.task.instance, self._sb()
         diff = sb.diff(inst.base_commit)  # SandboxError (dead container) -> reward_invalid
         self.last_diff = diff
         paths = diff_paths(diff)
@@ -404,31 +386,28 @@ class SWEEnv(AgentEnv):
             components["outcome"] = "tests_pass" if grade.resolved else "tests_fail"
         return components
 
-    def _episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
+    def episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
         return {
             "completed": float(self.submitted),
             "modified": float(trajectory_components.get("modification", 0.0)),
-            "resolved": float(trajectory_components.get("outcome") == "tests_pass"),
             "test_tampering": float(trajectory_components.get("test_tampering", 0.0)),
-            "turns": float(self.turn),
         }
 
     # ------------------------------------------------------------------ oracle
-    def oracle_actions(self) -> list[str | dict[str, Any]] | None:
+    def oracle_actions(self) -> list[ToolCall] | None:
         """The gold patch applied through the editor (one str_replace per hunk), then submit."""
-        if self.instance is None:
+        if self.task is None:
             return None
-        actions: list[str | dict[str, Any]] = [
-            _call("bash", command="git status --short && git log --oneline -1")
-        ]
-        for path, old, new in gold_edits(self.instance.patch):
-            actions.append(_call("editor", command="str_replace", path=path, old_str=old, new_str=new))
-        actions.append(_call("submit"))
+        actions = [ToolCall(name="bash", arguments={"command": "git status --short && git log --oneline -1"})]
+        for path, old, new in gold_edits(self.task.instance.patch):
+            actions.append(
+                ToolCall(
+                    name="editor",
+                    arguments={"command": "str_replace", "path": path, "old_str": old, "new_str": new},
+                )
+            )
+        actions.append(ToolCall(name="submit"))
         return actions
-
-
-def _call(name: str, **arguments: Any) -> str:
-    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
 
 
 def gold_edits(patch: str) -> list[tuple[str, str, str]]:

@@ -9,10 +9,14 @@ user turn, the env checks it (state of every instance equals the gold replay's, 
 contained in the agent's, at least one call when the gold has some) and sends the next user turn.
 
 Components: step `action_valid`, `repeated_action`, ToolRL-style `tool_name_match`,
-`param_name_match`, `param_value_match` (single turn: against the gold answer), `turn_correct`
-(multi turn: 1 per user turn that checks out, emitted when the turn ends). Trajectory: `outcome`
-(correct | incorrect), `turn_accuracy` (multi turn). Metric `correct`; accuracy per category is
-the mean of `correct` grouped by `info["task"]["category"]` (see `accuracy_by_category`).
+`param_name_match`, `param_value_match` (single turn: the answer against the gold, emitted with the
+answering step; multi turn: each call against the gold calls of the current user turn not yet
+made), `turn_correct` (1 per user turn that checks out, emitted when the turn ends; a single-turn
+entry is one user turn, checked by the AST checker). Trajectory: `outcome` (correct | incorrect;
+success is `correct`), `turn_accuracy` (fraction of user turns that check out), `error_type`
+(single turn: the checker's verdict, "none" when correct; declared only when the env has
+single-turn categories). Metric `correct`; accuracy per category is the mean of `correct` grouped
+by `info["task"]["category"]` (see `accuracy_by_category`).
 """
 
 from __future__ import annotations
@@ -20,17 +24,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from agentgym.env import AgentEnv, EpisodeStart
 from agentgym.errors import TaskError
 from agentgym.mcp.schema_tool import SchemaTool
-from agentgym.tasks.tool.bfcl import MULTI_TURN, BFCLTask, load_bfcl
+from agentgym.outcome import Outcome
+from agentgym.rewards.components import Component, step_component, trajectory_component
+from agentgym.tasks.tool.bfcl import MULTI_TURN, BFCLTask, resolve_categories
+from agentgym.tasks.tool.source import bfcl_tasks
 from agentgym.tools import ToolCall, ToolResult, Toolset
 
-from .bfcl.checker import check_calls, gold_calls, openai_tools, tool_name
+from .bfcl.checker import ERROR_TYPES, CheckResult, check_calls, gold_calls, openai_tools, tool_name
 from .bfcl.multi_turn import BFCLRuntime, contains_unordered, source_to_call, states_equal
-from .matching import toolcall_scores
+from .matching import TOOLCALL_COMPONENTS, calls_equal, match_calls, toolcall_scores
 
 ADDED_FUNCTIONS_PROMPT = "I have updated some more functions you can choose from. What about now?"  # BFCL's wording
 SYSTEM_PROMPT = ("You are an expert in composing functions. You are given a question and a set of possible functions. "
@@ -40,77 +47,84 @@ MULTI_TURN_SYSTEM = (SYSTEM_PROMPT + " You may call functions over several steps
                      "call; the user may then ask for more.")
 
 
-class BFCLEnv(AgentEnv):
+class BFCLEnv(AgentEnv[BFCLTask]):
     default_reward = Path(__file__).with_name("bfcl_reward.yaml")
-    component_bounds: ClassVar[dict[str, tuple[float, float]]] = {
-        "tool_name_match": (0.0, 1.0), "param_name_match": (0.0, 1.0), "param_value_match": (0.0, 1.0),
-        "turn_correct": (0.0, 1.0),
-    }
+    components = (
+        *TOOLCALL_COMPONENTS,
+        step_component("turn_correct", description="1 when the user turn that just ended checks out"),
+        trajectory_component("outcome", labels=("correct", "incorrect"), description="BFCL's verdict"),
+        trajectory_component("turn_accuracy", description="fraction of user turns that check out"),
+        trajectory_component("error_type", labels=("none", *ERROR_TYPES),
+                             description="single turn: the AST checker's error type"),
+    )
+    outcome = Outcome(success=("correct",))
     default_max_turns = 60
 
     def __init__(self, *, category: str | list[str] = "simple", sanitize_names: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        tasks = load_bfcl(category)
-        if not tasks:
+        tasks = bfcl_tasks(category)
+        if len(tasks) == 0:
             raise TaskError(f"no BFCL tasks for category {category!r}")
         self.category = category
-        self._tasks = {t.id: t for t in tasks}
-        self._ids = list(self._tasks)
+        self.categories = resolve_categories(category)
         self.sanitize_names = sanitize_names
+        super().__init__(tasks=tasks, **kwargs)
         self.calls: list[dict[str, Any]] = []
-        self._names: dict[str, str] = {}
+        self._names: dict[str, str] = {}  # tool name -> BFCL function name
+        self._tool_names: dict[str, str] = {}  # BFCL function name -> tool name
         self._runtime: BFCLRuntime | None = None
         self._gold_runtime: BFCLRuntime | None = None
         self._turn_index = 0
         self._turn_calls: list[dict[str, Any]] = []
+        self._pending_gold: list[dict[str, Any]] = []  # multi turn: gold calls of this turn not yet made
         self._results: list[str] = []
         self._turn_ok: list[bool] = []
         self._added: list[dict[str, Any]] = []
-        self._tools_changed = False
+        self._check: CheckResult | None = None
 
-    def task_ids(self) -> list[str]:
-        return list(self._ids)
-
-    @property
-    def btask(self) -> BFCLTask:
-        assert isinstance(self.task, BFCLTask)
-        return self.task
+    def declared_components(self) -> dict[str, Component]:
+        declared = super().declared_components()
+        if all(c in MULTI_TURN for c in self.categories):
+            del declared["error_type"]  # only single-turn entries have an AST checker verdict
+        return declared
 
     @property
     def multi_turn(self) -> bool:
-        return self.btask.category in MULTI_TURN
+        assert self.task is not None
+        return self.task.category in MULTI_TURN
 
-    def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        task_id = self._pick_task_id(task_id, self._ids, self._tasks, hint="BFCL")
-        task = self._tasks[task_id]
+    def start_episode(self, task: BFCLTask, options: dict[str, Any]) -> EpisodeStart:
         self.calls = []
         self._turn_index = 0
         self._turn_calls = []
+        self._pending_gold = []
         self._results = []
         self._turn_ok = []
         self._added = []
-        self._tools_changed = False
+        self._check = None
         self._runtime = self._gold_runtime = None
         if task.category in MULTI_TURN:
             long_context = "long_context" in task.category
             self._runtime = BFCLRuntime(task.involved_classes, task.initial_config, long_context)
             self._gold_runtime = BFCLRuntime(task.involved_classes, task.initial_config, long_context)
+            self._pending_gold = [source_to_call(s, self._gold_runtime) for s in task.ground_truth[0]]
         first = task.turns[0]
         system = "\n".join(m["content"] for m in first if m["role"] == "system") or None
         prompt = "\n".join(m["content"] for m in first if m["role"] == "user")
         default = MULTI_TURN_SYSTEM if task.category in MULTI_TURN else SYSTEM_PROMPT
         return EpisodeStart(task=task, prompt=prompt, system_prompt=f"{default}\n{system}" if system else default)
 
-    def _tools(self) -> Toolset:
-        task = self.btask
+    def make_tools(self) -> Toolset:
+        assert self.task is not None
+        task = self.task
         functions = task.functions + self._added
         schemas = openai_tools(functions, sanitize=self.sanitize_names)
         self._names = {}
+        self._tool_names = {}
         tools = []
         for function, schema in zip(functions, schemas, strict=True):
             name = schema["function"]["name"]
             self._names[name] = function["name"]
-            self._names.setdefault(function["name"], function["name"])
+            self._tool_names[function["name"]] = name
             # multi turn: calls run as BFCL runs them (the API classes check their own arguments)
             tools.append(SchemaTool(name, schema["function"]["description"], schema["function"]["parameters"],
                                     self._handler(function["name"]), validate=task.category not in MULTI_TURN))
@@ -127,53 +141,75 @@ class BFCLEnv(AgentEnv):
         return handler
 
     # ------------------------------------------------------------------ calls
-    def _run_call(self, call: ToolCall) -> ToolResult:
+    def prepare_call(self, call: ToolCall) -> ToolCall:
+        """Record the call under its BFCL name (sanitised tool names map back); a call written with
+        the BFCL name of a sanitised tool (e.g. `math.factorial`) runs that tool."""
         original = self._names.get(call.name, call.name)
         record = {"name": original, "arguments": dict(call.arguments)}
         self.calls.append(record)
         if self.multi_turn:
             self._turn_calls.append(record)
-            if call.name not in self.toolset and original in self.toolset:
-                call = ToolCall(id=call.id, name=original, arguments=call.arguments)
-            return super()._run_call(call)
-        result = super()._run_call(call)
-        self.finish()
-        return result
+        else:
+            self.finish()  # single turn: the first action's calls are the answer
+        renamed = self._tool_names.get(call.name)
+        if call.name not in self.toolset and renamed is not None and renamed in self.toolset:
+            return call.model_copy(update={"name": renamed})
+        return call
 
-    def _on_plain_text(self, text: str) -> str | None:
+    def after_call(self, call: ToolCall, result: ToolResult) -> None:
+        """Multi turn: score the call against the gold calls of the current user turn not yet made."""
+        if not self.multi_turn or result.malformed:
+            return
+        record = {"name": self._names.get(call.name, call.name), "arguments": dict(call.arguments)}
+        pairs = match_calls([record], self._pending_gold)
+        if pairs:  # an unmatched call scores 0 on each (the core zero-fills declared components)
+            gold = self._pending_gold[pairs[0][1]]
+            for name, value in toolcall_scores([record], [gold]).items():
+                self.emit(name, value)
+            if calls_equal(record, gold):
+                self._pending_gold.pop(pairs[0][1])
+
+    def reply_to_text(self, text: str) -> str | None:
         if not self.multi_turn:
             self.finish()
             return "No function call was made."
         return self._end_user_turn()
 
     def _end_user_turn(self) -> str:
+        assert self.task is not None
         ok = self._check_turn()
         self._turn_ok.append(ok)
         self.emit("turn_correct", float(ok))
         self._turn_index += 1
         self._turn_calls = []
-        turns = self.btask.turns
+        turns = self.task.turns
         if self._turn_index >= len(turns):
             self.finish()
             return "The conversation is over."
-        added = self.btask.held_out.get(str(self._turn_index), [])
-        if added:  # miss_func: the held-out functions become available now
+        self._pending_gold = self.gold_turn_calls(self._turn_index)
+        added = self.task.held_out.get(str(self._turn_index), [])
+        if added:  # miss_func: the held-out functions become available now (info["tools"] has them)
             self._added.extend(added)
-            self._toolset = self._tools()
-            self._tools_changed = True
+            self.refresh_tools()
         message = "\n".join(m["content"] for m in turns[self._turn_index] if m["role"] == "user")
         return message or ADDED_FUNCTIONS_PROMPT
 
-    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = super().step(action)
-        if self._tools_changed:  # tell the caller the tool list grew (policies should use info["tools"])
-            info["tools"] = self.toolset.schemas()
-            self._tools_changed = False
-        return obs, reward, terminated, truncated, info
+    def end_step(self, observation: str, ending: bool) -> dict[str, Any] | None:
+        """Single turn: on the step that ends the episode, the answer's ToolRL scores against the
+        gold and `turn_correct` (the AST checker's verdict on the one user turn)."""
+        assert self.task is not None
+        if ending and not self.multi_turn:
+            task = self.task
+            self._check = check_calls(task.functions, self.calls, task.ground_truth, task.category)
+            self.emit("turn_correct", float(self._check.valid))
+            if self.calls:
+                for name, value in toolcall_scores(self.calls, gold_calls(task.ground_truth, task.functions)).items():
+                    self.emit(name, value)
+        return None
 
     def _check_turn(self) -> bool:
-        assert self._runtime is not None and self._gold_runtime is not None
-        gold_sources = self.btask.ground_truth[self._turn_index]
+        assert self._runtime is not None and self._gold_runtime is not None and self.task is not None
+        gold_sources = self.task.ground_truth[self._turn_index]
         gold_results = [self._gold_runtime.execute_source(s) for s in gold_sources]
         if gold_sources and not self._turn_calls:
             return False
@@ -187,55 +223,42 @@ class BFCLEnv(AgentEnv):
 
     def gold_turn_calls(self, turn: int) -> list[dict[str, Any]]:
         """Gold calls of a multi-turn entry's turn as {"name", "arguments"} (positional args named)."""
-        runtime = self._gold_runtime or BFCLRuntime(self.btask.involved_classes, self.btask.initial_config)
-        return [source_to_call(s, runtime) for s in self.btask.ground_truth[turn]]
+        assert self.task is not None
+        runtime = self._gold_runtime or BFCLRuntime(self.task.involved_classes, self.task.initial_config)
+        return [source_to_call(s, runtime) for s in self.task.ground_truth[turn]]
 
     # ------------------------------------------------------------------ grading
-    def _trajectory_components(self, truncated: bool) -> dict[str, float | str]:
-        task = self.btask
+    def score_episode(self, truncated: bool) -> dict[str, float | str]:
+        assert self.task is not None
+        task = self.task
         if self.multi_turn:
             total = len(task.turns)
             results = self._turn_ok + [False] * (total - len(self._turn_ok))
             correct = all(results)
             return {"outcome": "correct" if correct else "incorrect", "turn_accuracy": sum(results) / total}
-        result = check_calls(task.functions, self.calls, task.ground_truth, task.category)
-        return {"outcome": "correct" if result.valid else "incorrect", "error_type": result.error_type or "none"}
+        result = self._check or check_calls(task.functions, self.calls, task.ground_truth, task.category)
+        return {"outcome": "correct" if result.valid else "incorrect", "turn_accuracy": float(result.valid),
+                "error_type": result.error_type or "none"}
 
-    def _finalize(self, truncated: bool, infra_error: Any, info: dict[str, Any]) -> float:
-        if not self.multi_turn and self.calls:
-            scores = toolcall_scores(self.calls, gold_calls(self.btask.ground_truth, self.btask.functions))
-            for name, value in scores.items():
-                self.emit(name, value)
-        return super()._finalize(truncated, infra_error, info)
-
-    def _episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
+    def episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
         metrics = {"correct": float(trajectory_components.get("outcome") == "correct")}
         if "turn_accuracy" in trajectory_components:
             metrics["turn_accuracy"] = float(trajectory_components["turn_accuracy"])
         return metrics
 
-    def oracle_actions(self) -> list[str | dict[str, Any]]:
-        task = self.btask
+    def oracle_actions(self) -> list[str | dict[str, Any] | ToolCall | list[ToolCall]]:
+        assert self.task is not None
+        task = self.task
         if not self.multi_turn:
             calls = gold_calls(task.ground_truth, task.functions)
-            return [_message([(tool_name(c["name"]) if self.sanitize_names else c["name"], c["arguments"]) for c in calls])]
-        actions: list[str | dict[str, Any]] = []
+            return [[ToolCall(id=f"call_{i}", name=tool_name(c["name"]) if self.sanitize_names else c["name"],
+                              arguments=c["arguments"]) for i, c in enumerate(calls)]]
+        actions: list[str | dict[str, Any] | ToolCall | list[ToolCall]] = []
         for turn in range(len(task.turns)):
             for call in self.gold_turn_calls(turn):
-                actions.append(_message([(call["name"], call["arguments"])]))
+                actions.append(ToolCall(name=call["name"], arguments=call["arguments"]))
             actions.append("Done with this request.")
         return actions
-
-    def close(self) -> None:
-        super().close()
-
-
-def _message(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    import json
-
-    return {"role": "assistant", "content": "", "tool_calls": [
-        {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
-        for i, (n, a) in enumerate(calls)]}
 
 
 def accuracy_by_category(records: Iterable[Any]) -> dict[str, float]:

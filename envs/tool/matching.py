@@ -18,6 +18,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentgym.rewards.components import step_component
+
+#: the three ToolRL step components, as the family's envs declare them
+TOOLCALL_COMPONENTS = (
+    step_component("tool_name_match", description="ToolRL: the call's name against the matched gold call(s)"),
+    step_component("param_name_match", description="ToolRL: the call's argument names against the matched gold call(s)"),
+    step_component("param_value_match", description="ToolRL: the call's argument values against the matched gold call(s)"),
+)
+
 
 def normalize_value(value: Any) -> Any:
     if isinstance(value, str):

@@ -7,59 +7,65 @@
                                  "required_outputs": ["initial commit"]}])
     obs, info = env.reset()                       # info["tools"]: the servers' tools, OpenAI schema
     env.reset(options={"prompt": "..."})          # free-form session (also the mode without tasks)
+    env = gymnasium.make("agentgym/MCP-v0", suite="files")   # built-in tasks for the default server
 
 The agent calls the servers' tools; a reply without a tool call is its final answer and ends the
 episode. A server that dies (or hangs past `call_timeout`) ends the episode with
-`info["reward_invalid"] = True`; the next `reset` restarts the servers.
+`info["reward_invalid"] = True`; the next `reset` restarts the servers. The default server is
+agentgym's own file-system world (`agentgym mcp serve files`, database seed 0); the `files` suite
+holds that world's generated tasks, and restarts the server every episode (its tasks change the
+world's state).
 
 Components: step `action_valid`, `repeated_action`, `tool_ok` (the call ran without a tool error),
 and with a task's `gold_calls` the ToolRL-style `tool_name_match` / `param_name_match` /
-`param_value_match` and the CM2-style `checklist`. Trajectory (tasks only): `outcome` in
-{success, fail, no_answer}. Without tasks the default spec rewards step components only.
+`param_value_match` and the CM2-style `checklist`. Trajectory: `outcome` in {success, fail,
+no_answer} (tasks only; success is `success`), `answered`. An env without tasks has no outcome
+(`outcome` is None: its episodes have no success), and its default spec rewards step components only.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
-
-from pydantic import Field
+from typing import Any
 
 from agentgym.env import AgentEnv, EpisodeStart
 from agentgym.errors import TaskError
-from agentgym.task import Task, hidden, load_task_file
+from agentgym.outcome import Outcome
+from agentgym.rewards.components import step_component, trajectory_component
+from agentgym.tasks.tool.mcp import FREE_FORM_ID, MCPTask, free_form_task
+from agentgym.tasks.tool.source import mcp_tasks
 from agentgym.tools import ToolCall, ToolResult, Toolset
 
-from .matching import calls_equal, match_calls, toolcall_scores
+from .matching import TOOLCALL_COMPONENTS, calls_equal, match_calls, toolcall_scores
 
 HERE = Path(__file__).parent
-FREE_FORM_PROMPT = "You are connected to tools served over MCP. Explore them and report what you find."
 SYSTEM_PROMPT = ("You are an agent with tools served by MCP servers. Call the tools you need; when you are done, "
                  "reply with your final answer in plain text (no tool call).")
 
 
-class MCPTask(Task):
-    gold_calls: list[dict[str, Any]] = hidden(default_factory=list)
-    required_outputs: list[str] = hidden(default_factory=list)
-    require_calls: bool = Field(default=True, description="success also needs every gold call performed")
-
-
 def default_servers() -> list[dict[str, Any]]:
     """agentgym's own file-system world served over MCP (needs only the `mcp` package)."""
-    return [{"command": sys.executable, "args": ["-m", "agentgym", "mcp", "serve", "files"], "name": "agentgym-files"}]
+    return [{"command": sys.executable, "args": ["-m", "agentgym.envs.tool.cli", "serve", "files"],
+             "name": "agentgym-files"}]
 
 
-class MCPEnv(AgentEnv):
+class MCPEnv(AgentEnv[MCPTask]):
     """Tools from MCP servers; optional tasks with gold calls and required answer content."""
 
     default_reward = HERE / "mcp_reward.yaml"
     free_form_reward = HERE / "mcp_free_form_reward.yaml"
-    component_bounds: ClassVar[dict[str, tuple[float, float]]] = {
-        "tool_ok": (0.0, 1.0), "checklist": (0.0, 1.0), "tool_name_match": (0.0, 1.0),
-        "param_name_match": (0.0, 1.0), "param_value_match": (0.0, 1.0),
-    }
+    components = (
+        step_component("tool_ok", description="1 when the call ran without a tool error"),
+        *TOOLCALL_COMPONENTS,
+        step_component("checklist", description="CM2: fraction of the gold calls / required strings newly done"),
+        trajectory_component("outcome", labels=("success", "fail", "no_answer"),
+                             description="tasks: the answer holds the required strings and every gold call ran"),
+        trajectory_component("answered", description="1 when the agent gave a final answer"),
+    )
+    outcome = Outcome(success=("success",), checklist="checklist")
     default_max_turns = 20
 
     def __init__(
@@ -67,23 +73,21 @@ class MCPEnv(AgentEnv):
         *,
         servers: Sequence[Mapping[str, Any]] | None = None,
         tasks: Sequence[Mapping[str, Any] | MCPTask] | str | Path | None = None,
-        restart_per_episode: bool = False,
+        suite: str | None = None,
+        restart_per_episode: bool | None = None,
         prefix_names: bool = False,
         start_timeout: float = 60.0,
         call_timeout: float = 60.0,
         **kwargs: Any,
     ) -> None:
-        if tasks is None and kwargs.get("reward") is None:
-            kwargs["reward"] = self.free_form_reward
-        super().__init__(**kwargs)
+        source = mcp_tasks(tasks, suite)
+        if source is None:
+            self.outcome = None  # free-form sessions only: nothing decides success
+            if kwargs.get("reward") is None:
+                kwargs["reward"] = self.free_form_reward
+        super().__init__(tasks=source, **kwargs)
         self.servers = [dict(s) for s in (servers or default_servers())]
-        if isinstance(tasks, str | Path):
-            self._tasks = {t.id: t for t in load_task_file(tasks, MCPTask)}
-        else:
-            parsed = [t if isinstance(t, MCPTask) else MCPTask.model_validate(dict(t)) for t in (tasks or [])]
-            self._tasks = {t.id: t for t in parsed}
-        self._ids = list(self._tasks)
-        self.restart_per_episode = restart_per_episode
+        self.restart_per_episode = suite is not None if restart_per_episode is None else restart_per_episode
         self.prefix_names = prefix_names
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
@@ -103,73 +107,70 @@ class MCPEnv(AgentEnv):
             self.client = MCPClient(self.servers, start_timeout=self.start_timeout, call_timeout=self.call_timeout,
                                     prefix_names=self.prefix_names)
 
-    def task_ids(self) -> list[str] | None:
-        return list(self._ids) or None
-
-    def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
-        self._ensure_client()
+    def select_task(self, task_id: str | None, options: dict[str, Any]) -> MCPTask:
+        """A task of the task list, or a free-form session: `options["prompt"]`, or any reset of an
+        env without tasks."""
         prompt = options.get("prompt")
-        if prompt is not None or not self._tasks:
-            if task_id is not None:
-                raise TaskError(f"unknown task id {task_id!r}: this MCP env has no tasks")
-            task = MCPTask(id="free-form", prompt=str(prompt or FREE_FORM_PROMPT))
-        else:
-            task_id = self._pick_task_id(task_id, self._ids, self._tasks, hint=f"have {', '.join(self._ids[:5])}")
-            task = self._tasks[task_id]
+        if prompt is None and self.tasks is not None:
+            return super().select_task(task_id, options)
+        if task_id is not None:
+            why = "this MCP env has no tasks" if self.tasks is None else "a free-form prompt was given"
+            raise TaskError(f"unknown task id {task_id!r}: {why}")
+        return free_form_task(prompt)
+
+    def start_episode(self, task: MCPTask, options: dict[str, Any]) -> EpisodeStart:
+        self._ensure_client()
         self._pending_gold = list(range(len(task.gold_calls)))
         self._done_items = set()
         self.final_answer = None
         return EpisodeStart(task=task, prompt=task.prompt, system_prompt=options.get("system_prompt", SYSTEM_PROMPT))
 
-    def _tools(self) -> Toolset:
+    def make_tools(self) -> Toolset:
         return self.client.toolset()
 
-    @property
-    def mtask(self) -> MCPTask:
-        assert isinstance(self.task, MCPTask)
-        return self.task
-
     # ------------------------------------------------------------------ steps
-    def _run_call(self, call: ToolCall) -> ToolResult:
-        result = super()._run_call(call)
+    def after_call(self, call: ToolCall, result: ToolResult) -> None:
+        assert self.task is not None
         if not result.malformed:
             self.emit("tool_ok", float(result.ok))
-            if self.mtask.gold_calls:
+            if self.task.gold_calls:
                 self._score(call, result.ok)
-        return result
 
     def _score(self, call: ToolCall, ok: bool) -> None:
-        gold = self.mtask.gold_calls
+        assert self.task is not None
+        gold = self.task.gold_calls
         pending = [gold[i] for i in self._pending_gold]
         pairs = match_calls([call], pending)
-        scores = toolcall_scores([call], [pending[pairs[0][1]]]) if pairs else {
-            "tool_name_match": 0.0, "param_name_match": 0.0, "param_value_match": 0.0}
-        for name, value in scores.items():
-            self.emit(name, value)
+        if pairs:  # an unmatched call scores 0 on each (the core zero-fills declared components)
+            for name, value in toolcall_scores([call], [pending[pairs[0][1]]]).items():
+                self.emit(name, value)
         if ok and pairs and calls_equal(call, pending[pairs[0][1]]):
             self._complete(self._pending_gold.pop(pairs[0][1]))
 
     def _complete(self, item: int) -> None:
+        assert self.task is not None
         if item not in self._done_items:
             self._done_items.add(item)
-            total = len(self.mtask.gold_calls) + len(self.mtask.required_outputs)
+            total = len(self.task.gold_calls) + len(self.task.required_outputs)
             self.emit("checklist", 1.0 / max(1, total))
 
-    def _on_plain_text(self, text: str) -> str | None:
+    def reply_to_text(self, text: str) -> str | None:
+        assert self.task is not None
         if not text.strip():
             return None
         self.final_answer = text
-        offset = len(self.mtask.gold_calls)
-        for i, required in enumerate(self.mtask.required_outputs):
+        offset = len(self.task.gold_calls)
+        for i, required in enumerate(self.task.required_outputs):
             if required.lower() in text.lower():
                 self._complete(offset + i)
         self.finish()
         return "Final answer received."
 
     # ------------------------------------------------------------------ outcome
-    def _trajectory_components(self, truncated: bool) -> dict[str, float | str]:
-        task = self.mtask
-        if task.id == "free-form" and not task.gold_calls and not task.required_outputs:
+    def score_episode(self, truncated: bool) -> dict[str, float | str]:
+        assert self.task is not None
+        task = self.task
+        if task.id == FREE_FORM_ID and not task.gold_calls and not task.required_outputs:
             return {"answered": float(self.final_answer is not None)}
         if self.final_answer is None:
             return {"outcome": "no_answer", "answered": 0.0}
@@ -178,19 +179,15 @@ class MCPEnv(AgentEnv):
         calls_ok = not task.require_calls or not self._pending_gold
         return {"outcome": "success" if replies_ok and calls_ok else "fail", "answered": 1.0}
 
-    def _episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
-        metrics = {"answered": float(trajectory_components.get("answered", 0.0)), "turns": float(self.turn)}
-        if "outcome" in trajectory_components:
-            metrics["success"] = float(trajectory_components["outcome"] == "success")
-        return metrics
+    def episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
+        return {"answered": float(trajectory_components.get("answered", 0.0))}
 
-    def oracle_actions(self) -> list[str | dict[str, Any]] | None:
-        task = self.mtask
+    def oracle_actions(self) -> list[str | dict[str, Any] | ToolCall | list[ToolCall]] | None:
+        assert self.task is not None
+        task = self.task
         if not task.gold_calls and not task.required_outputs:
             return None
-        import json
-
-        actions: list[str | dict[str, Any]] = [
+        actions: list[str | dict[str, Any] | ToolCall | list[ToolCall]] = [
             f"<tool_call>{json.dumps({'name': c['name'], 'arguments': c.get('arguments', {})})}</tool_call>"
             for c in task.gold_calls
         ]

@@ -9,10 +9,13 @@ produces, read by levels like any other component (see rewards/judges/README.md)
       - {name: outcome, scope: trajectory, components: [exact_match], gate: {threshold: 1.0}}
       - {name: judge, scope: trajectory, components: [judge_correct], lazy: true}
 
-`JudgeRunner(spec)` turns an episode into those components (eager and batched, or as lazy
-callables that the engine calls only when the level's gates are open); `Judge` is one judge;
-`probe_judge` runs the robustness suite. Models are reached through the `JudgeModel` protocol;
-`agentgym.baselines.judge_backends` adapts servers and policies to it.
+`JudgeRunner(spec, resolve=...)` turns episodes into those components (eager and batched, or as
+lazy callables that the engine calls only when the level's gates are open); `LiveJudges(spec,
+resolve=...)` does it for one live episode at its end (what an env calls); `make_judge` builds one
+judge (one class per kind, in `kinds`, over the shared serving discipline of `Judge`);
+`probe_judge` runs the robustness suite. Models are reached through the `JudgeModel` protocol. A
+model string is a policy string: pass ``resolve=agentgym.policy.make_judge_model`` to resolve it
+(the reward layer registers nothing and imports no backend), or `JudgeModel` instances.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ _EXPORTS = {
     "JudgeRequest": "protocol",
     "JudgeOutput": "protocol",
     "JudgeError": "protocol",
-    "register_model_factory": "protocol",
+    "ModelResolver": "protocol",
     "resolve_model": "protocol",
+    "PolicyJudgeModel": "adapters",
     "JudgeConfig": "config",
     "load_judge_config": "config",
     "PreGate": "config",
@@ -45,7 +49,22 @@ _EXPORTS = {
     "Judge": "judge",
     "JudgeInput": "judge",
     "Judgment": "judge",
+    "invalid_judgment": "judge",
     "run_sync": "judge",
+    "make_judge": "kinds",
+    "judge_class": "kinds",
+    "JUDGE_CLASSES": "kinds",
+    "PointwiseJudge": "kinds",
+    "ReferenceJudge": "kinds",
+    "PrincipleJudge": "kinds",
+    "RubricJudge": "kinds",
+    "ChecklistJudge": "kinds",
+    "PairwiseJudge": "kinds",
+    "GroupJudge": "kinds",
+    "StepJudge": "kinds",
+    "LiveJudges": "live",
+    "LiveJudgment": "live",
+    "task_reference": "live",
     "JudgeRunner": "runner",
     "rescore_with_judges": "runner",
     "LazyJudgment": "runner",
@@ -53,6 +72,7 @@ _EXPORTS = {
     "EpisodeJudgments": "runner",
     "episode_view": "runner",
     "episode_view_from_messages": "runner",
+    "step_text": "runner",
     "ProbeReport": "probe",
     "probe_judge": "probe",
     "load_probe_result": "probe",

@@ -1,4 +1,4 @@
-"""The judge robustness probe ("One Token to Fool LLM-as-a-Judge", RESEARCH.md §4).
+"""The judge robustness probe (after the paper "One Token to Fool LLM-as-a-Judge").
 
 For single-response judges it judges, per probe question:
 - "master key" answers that say nothing: ":", ".", "Thought process:", "Let's solve this problem
@@ -30,6 +30,7 @@ from typing import Any
 
 from agentgym.rewards.judges.cache import judge_home
 from agentgym.rewards.judges.judge import Judge, JudgeInput, run_sync
+from agentgym.rewards.judges.kinds import PairwiseJudge
 from agentgym.rewards.judges.protocol import JudgeError
 
 PROBE_ITEMS: list[tuple[str, str, str]] = [  # (question, correct answer, wrong answer)
@@ -144,7 +145,7 @@ async def aprobe_judge(judge: Judge, *, n_items: int | None = None, threshold: f
     started = time.perf_counter()
     calls0, hits0 = judge.model_calls, judge.cache_hits
     report = ProbeReport(judge=judge.fingerprint(), kind=judge.config.kind, n_items=len(items))
-    if judge.config.kind in ("pairwise", "group"):
+    if judge.compares_groups:
         await _probe_comparative(judge, items, report)
     else:
         await _probe_single(judge, items, report, threshold)
@@ -220,6 +221,7 @@ async def _probe_comparative(judge: Judge, items: list[tuple[str, str, str]], re
                     plans.append((question, key, correct, text.format(question=question)))
         import asyncio
 
+        assert isinstance(judge, PairwiseJudge)
         verdicts = await asyncio.gather(
             *(
                 judge.acompare(q, a, b)

@@ -1,8 +1,10 @@
-"""How a judge reaches a model: the `JudgeModel` protocol and a registry of model factories.
+"""How a judge reaches a model: the `JudgeModel` protocol, and turning a model string into one.
 
-The reward layer is standalone, so it defines only the protocol; backends (vLLM / OpenAI-compatible
-servers, transformers, any agentgym policy) live in `agentgym.baselines.judge_backends`, which
-registers factories for model strings such as ``vllm:URL#MODEL`` when it is imported.
+The reward layer is standalone, so it defines only the protocol. A model *string* in a judge
+config (``vllm:URL#MODEL``, ``openai:URL#MODEL``, ``hf:PATH``, ``smollm2``, ``scripted:...``) is a
+policy string; the reward layer does not parse it. Whoever builds a judge passes a resolver
+(``resolve=agentgym.policy.make_judge_model``, which builds the policy and adapts it) or a
+`JudgeModel` instance. Nothing is registered at import time.
 
     class JudgeModel(Protocol):
         model_id: str                          # part of every cache key
@@ -62,28 +64,21 @@ class JudgeModel(Protocol):
 
 
 class JudgeError(RuntimeError):
-    """A judge could not be built or used (unknown model string, refused by its probe result)."""
+    """A judge could not be built or used (a model string with no resolver, refused by its probe)."""
 
 
-ModelFactory = Callable[[str], JudgeModel]
-_FACTORIES: dict[str, ModelFactory] = {}
+ModelResolver = Callable[[str], JudgeModel]
 
 
-def register_model_factory(prefix: str, factory: ModelFactory) -> None:
-    """Make model strings ``PREFIX:...`` resolvable (called by agentgym.baselines.judge_backends)."""
-    _FACTORIES[prefix] = factory
-
-
-def resolve_model(spec: str | JudgeModel) -> JudgeModel:
-    """A JudgeModel from an instance or a model string (``vllm:URL#MODEL``, ``openai:...``, ``hf:PATH``)."""
+def resolve_model(
+    spec: str | JudgeModel, resolve: ModelResolver | None = None, *, name: str = "judge"
+) -> JudgeModel:
+    """A JudgeModel from an instance, or from a model string through `resolve`."""
     if not isinstance(spec, str):
         return spec
-    prefix = spec.split(":", 1)[0] if ":" in spec else spec.split("?", 1)[0]
-    factory = _FACTORIES.get(prefix) or _FACTORIES.get("*")
-    if factory is None:
-        known = ", ".join(sorted(_FACTORIES)) or "none registered"
+    if resolve is None:
         raise JudgeError(
-            f"no judge backend for model {spec!r} (known prefixes: {known}); pass a JudgeModel instance or "
-            "import agentgym.baselines.judge_backends"
+            f"judge {name!r}: model {spec!r} is a model string and no resolver was given; pass "
+            "resolve=agentgym.policy.make_judge_model (or a JudgeModel instance as the model)"
         )
-    return factory(spec)
+    return resolve(spec)

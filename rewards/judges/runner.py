@@ -16,6 +16,9 @@ action's text, the steps every action's text, the reference read from `task.<ref
 
 A judge config with `max_fpr` is refused (`JudgeError`) unless a stored probe result for the same
 judge fingerprint shows a false-positive rate within it (`agentgym judge probe --save`).
+
+Model strings in the configs are resolved with `resolve` (``agentgym.policy.make_judge_model``);
+without it every judge needs a `JudgeModel` in `models`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Any
 from agentgym.rewards.judges.cache import JudgeCache
 from agentgym.rewards.judges.config import JudgeConfig
 from agentgym.rewards.judges.judge import Judge, JudgeInput, Judgment, run_sync
-from agentgym.rewards.judges.protocol import JudgeModel
+from agentgym.rewards.judges.kinds import make_judge
+from agentgym.rewards.judges.protocol import JudgeModel, ModelResolver
 from agentgym.rewards.spec import ComponentUnavailable, RewardSpec
 
 
@@ -92,13 +96,49 @@ def episode_view(
     )
 
 
+def message_text(content: Any) -> str:
+    """The text of a message's content (a string, or a list of parts with `text`)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        return "".join(
+            str(part.get("text") or "") if isinstance(part, Mapping) else str(part) for part in content
+        )
+    return str(content)
+
+
+def render_tool_calls(calls: Sequence[Mapping[str, Any]]) -> str:
+    """`name(arguments json)` per call, one a line."""
+    import json
+
+    lines = []
+    for call in calls:
+        function = call.get("function") if isinstance(call.get("function"), Mapping) else call
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+        lines.append(f"{function.get('name') or '?'}({arguments})")
+    return "\n".join(lines)
+
+
+def step_text(message: Mapping[str, Any]) -> str:
+    """An assistant message as a judge reads it: its text, or its tool calls when it has no text."""
+    text = message_text(message.get("content"))
+    if not text.strip() and message.get("tool_calls"):
+        return render_tool_calls(message["tool_calls"])
+    return text
+
+
 def episode_view_from_messages(
     messages: Sequence[Mapping[str, Any]], reference: str | None = None
 ) -> EpisodeView:
     """An `EpisodeView` from an OpenAI-style transcript (an env's `transcript`): the question is
-    the first user message, the steps are the assistant messages, the answer the last of them."""
-    question = next((str(m.get("content") or "") for m in messages if m.get("role") == "user"), "")
-    steps = [str(m.get("content") or "") for m in messages if m.get("role") == "assistant"]
+    the first user message, the steps are the assistant messages (their tool calls rendered as
+    ``name(arguments)`` when they have no text), the answer the last of them."""
+    question = next((message_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
+    steps = [step_text(m) for m in messages if m.get("role") == "assistant"]
     return EpisodeView(question=question, answer=steps[-1] if steps else "", steps=steps, reference=reference)
 
 
@@ -110,6 +150,7 @@ class JudgeRunner:
         judges: RewardSpec | Mapping[str, JudgeConfig | Mapping[str, Any]],
         *,
         models: JudgeModel | Mapping[str, JudgeModel] | None = None,
+        resolve: ModelResolver | None = None,
         cache: JudgeCache | bool | None = None,
         check_probes: bool = True,
         prms: Mapping[str, Any] | None = None,
@@ -129,7 +170,7 @@ class JudgeRunner:
                     self.prms[name] = load_prm(config)
                 continue
             model = models.get(name) if isinstance(models, Mapping) else models
-            judge = Judge(config, model, cache=cache, name=name)
+            judge = make_judge(name, config, model, cache, resolve=resolve)
             if check_probes and config.max_fpr is not None:
                 from agentgym.rewards.judges.probe import check_probe
 
@@ -147,7 +188,7 @@ class JudgeRunner:
             config = judge.config
             if scope is not None and config.scope != scope:
                 continue
-            if config.kind in ("pairwise", "group"):
+            if judge.compares_groups:
                 order: dict[str | None, list[int]] = {}
                 for index, episode in enumerate(episodes):
                     key = episode.group_id if episode.group_id is not None else f"__single_{index}"
@@ -166,7 +207,9 @@ class JudgeRunner:
                     for index, judgment in zip(g, judged, strict=True):
                         self._put_trajectory(out[index], name, judgment)
             elif config.scope == "step":
-                per_episode = await judge.ajudge_steps([(e.question, e.steps) for e in episodes])
+                per_episode = await judge.ajudge_steps(
+                    [(e.question, e.steps) for e in episodes], [e.reference for e in episodes]
+                )
                 for index, judged in enumerate(per_episode):
                     self._put_steps(out[index], name, judged)
             else:
@@ -218,7 +261,7 @@ class JudgeRunner:
         out: dict[str, Any] = {}
         sink = record if record is not None else {}
         for name, judge in self.judges.items():
-            if judge.config.scope != "trajectory" or judge.config.kind in ("pairwise", "group"):
+            if judge.config.scope != "trajectory" or judge.compares_groups:
                 continue
             component = LazyJudgment(
                 judge, JudgeInput(episode.question, episode.answer, episode.reference), name, sink
@@ -228,19 +271,37 @@ class JudgeRunner:
 
 
 class LazyJudgment:
-    """A zero-argument callable: the judge's score for one input (raises ComponentUnavailable)."""
+    """A zero-argument callable: the judge's score for one input (raises ComponentUnavailable).
 
-    def __init__(self, judge: Judge, item: JudgeInput, name: str, sink: dict[str, Any]) -> None:
+    Judged on the first call, then memoized; the judgment's dict goes into `sink[name]` and, when
+    it is invalid, a line into `errors`."""
+
+    def __init__(
+        self,
+        judge: Judge,
+        item: JudgeInput,
+        name: str,
+        sink: dict[str, Any],
+        errors: list[str] | None = None,
+    ) -> None:
         self.judge = judge
         self.item = item
         self.name = name
         self.sink = sink
+        self.errors = errors
         self.judgment: Judgment | None = None
 
     def __call__(self) -> float:
         if self.judgment is None:
-            self.judgment = self.judge.judge([self.item])[0]
+            try:
+                self.judgment = self.judge.judge([self.item])[0]
+            except Exception as exc:  # noqa: BLE001 - a judge that raises gives no trustworthy value
+                from agentgym.rewards.judges.judge import invalid_judgment
+
+                self.judgment = invalid_judgment(f"{type(exc).__name__}: {exc}")
             self.sink[self.name] = self.judgment.to_dict()
+            if not self.judgment.valid and self.errors is not None:
+                self.errors.append(f"{self.name}: {self.judgment.error}")
         judgment = self.judgment
         if not judgment.valid or judgment.score is None:
             raise ComponentUnavailable(f"judge {self.name!r}: {judgment.error}")
@@ -256,6 +317,7 @@ def rescore_with_judges(
     spec: RewardSpec,
     *,
     models: JudgeModel | Mapping[str, JudgeModel] | None = None,
+    resolve: ModelResolver | None = None,
     references: Mapping[str, str] | None = None,
     mode: str | None = None,
     runner: JudgeRunner | None = None,
@@ -266,7 +328,7 @@ def rescore_with_judges(
     components are added (step judges per step, trajectory judges at the end). An invalid judgment
     (timeout, error, unparseable) makes that episode's report `reward_invalid`.
     """
-    runner = runner or JudgeRunner(spec, models=models)
+    runner = runner or JudgeRunner(spec, models=models, resolve=resolve)
     views, dumps = [], []
     for record in records:
         data = record.model_dump() if hasattr(record, "model_dump") else dict(record)

@@ -24,10 +24,10 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from agentgym.rewards.functions.swebench import evaluate_log
 from agentgym.sandbox.base import DriverSandbox
 
 from .environment import GIT_ENV, ensure_package_image, is_test_path, package_image_tag, sha256_file
-from .grading import evaluate_log
 from .mutate import Mutation, apply_mutation, find_mutations
 from .records import TEST_CMD, SWEInstance
 

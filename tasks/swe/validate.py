@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from agentgym.rewards.functions.swebench import GradeResult, grade_log
+
 from .environment import ensure_package_image, run_eval, setup_base
-from .grading import GradeResult, grade_log
 from .records import SWEInstance
 
 

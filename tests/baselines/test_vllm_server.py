@@ -10,17 +10,14 @@ from baselines_helpers import REWRITING_TEMPLATE
 
 import agentgym  # noqa: F401  (registers the envs)
 from agentgym.baselines.policies import make_policy
-from agentgym.registration import available
+from agentgym.family import env_entries, list_task_ids
 from agentgym.rollout import arun_episodes, plan_jobs, run_episode
 from agentgym.trajectory import read_trajectories
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
-FAMILY_ENVS = {
-    "agentgym/StallOrSubmit-v0": {"max_turns": 3},  # 2 episodes (one group of 2) of up to 3 turns
-    "agentgym/ToolUse-v0": {"max_turns": 2},
-    "agentgym/SearchQA-v0": {"max_turns": 2},
-}
+#: every registered env, under the settings its family checks it with, for 2 turns: one group of 2
+FAMILY_ENVS = {env_id: {**dict(entry.check_kwargs), "max_turns": 2} for env_id, (_, entry) in env_entries().items()}
 
 
 class Recording:
@@ -59,17 +56,12 @@ def _check_tokens_match_server(records, raw):
 
 @pytest.mark.parametrize("env_id", list(FAMILY_ENVS))
 def test_server_drives_complete_episodes(vllm_server, env_id, tmp_path):
-    if not available(env_id):
-        pytest.skip(reason=f"{env_id} is not installed in this checkout")
     policy = _policy(vllm_server)  # no fixed seed: the samples of a group differ
     recording = Recording(policy)
     kwargs = FAMILY_ENVS[env_id]
     out = tmp_path / "traj.jsonl"
-    env = gym.make(env_id, **kwargs)
-    try:
-        task_ids = env.unwrapped.task_ids()[:1] if hasattr(env.unwrapped, "task_ids") else None
-    finally:
-        env.close()
+    listed = list_task_ids(env_id, kwargs)
+    task_ids = listed[:1] if listed else None
     jobs = plan_jobs(task_ids, episodes=1 if task_ids is None else None, group_size=2, seed=0)
     records = asyncio.run(arun_episodes(lambda: gym.make(env_id, **kwargs), policy, jobs, env_id=env_id,
                                         env_kwargs=kwargs, concurrency=4, out=out))

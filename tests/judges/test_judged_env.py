@@ -1,4 +1,8 @@
-"""`JudgedEnv`: a live agentgym env scored with its spec's judges (scripted judge model, toy env)."""
+"""Live judging in an env: `gym.make(..., reward=spec)` with a ``judges:`` section scores the
+episode's judges at its end (the core `AgentEnv` calls `agentgym.rewards.judges.LiveJudges`).
+
+The judge model is a policy string (`scripted:...`), resolved with `agentgym.policy.make_judge_model`.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,26 @@ import gymnasium as gym
 import pytest
 
 import agentgym  # noqa: F401  (registers the envs)
-from agentgym.baselines.judge_backends import JudgedEnv
 
-SPEC = {
-    "name": "toy_judged",
-    "mode": "gated",
-    "judges": {
-        "judge_ok": {"kind": "principle", "model": "scripted", "principles": ["The agent finished the task."]}
-    },
-    "levels": [
-        {
-            "name": "outcome",
-            "scope": "trajectory",
-            "components": ["outcome"],
-            "values": {"no_submit": 0.0, "tests_fail": 0.1, "tests_pass": 1.0},
-            "gate": {"threshold": 0.1},
+
+def _spec(model: str) -> dict:
+    return {
+        "name": "toy_judged",
+        "mode": "gated",
+        "judges": {
+            "judge_ok": {"kind": "principle", "model": model, "principles": ["The agent finished the task."]}
         },
-        {"name": "judge", "scope": "trajectory", "components": {"judge_ok": 0.5}, "lazy": True},
-    ],
-}
+        "levels": [
+            {
+                "name": "outcome",
+                "scope": "trajectory",
+                "components": ["outcome"],
+                "values": {"no_submit": 0.0, "tests_fail": 0.1, "tests_pass": 1.0},
+                "gate": {"threshold": 0.1},
+            },
+            {"name": "judge", "scope": "trajectory", "components": {"judge_ok": 0.5}, "lazy": True},
+        ],
+    }
 
 
 def _run(env, actions):
@@ -38,9 +43,9 @@ def _run(env, actions):
     return total, info
 
 
-def test_judged_env_scores_open_gate_and_skips_closed(scripted):
+def test_env_scores_open_gate_and_skips_closed(scripted):
     model = scripted(lambda prompt: "Verdict: YES")
-    env = JudgedEnv(gym.make("agentgym/StallOrSubmit-v0", reward=SPEC, max_turns=2), models=model)
+    env = gym.make("agentgym/StallOrSubmit-v0", reward=_spec("unused"), max_turns=2, judge_models=model)
     total, info = _run(env, ["submit"])
     report = info["report"]
     assert report.level("judge").value == 0.5 and len(model.requests) == 1  # coefficient 0.5 x score 1
@@ -49,26 +54,31 @@ def test_judged_env_scores_open_gate_and_skips_closed(scripted):
     assert info["trajectory_components"]["judge_ok"] == 1.0 and not info["reward_invalid"]
 
     total, info = _run(env, ["noop", "noop"])  # truncated without submitting: the gate stays closed
-    assert info["report"].level("judge").skipped and len(model.requests) == 1
-    assert total == 0.0 and "judge_ok" not in info["judgments"]
+    assert info["report"].level("judge").skipped and len(model.requests) == 1  # never called
+    assert total == 0.0 and "judge_ok" not in info.get("judgments", {})
     env.close()
 
 
-def test_judged_env_failed_judge_marks_episode_invalid(scripted):
-    env = JudgedEnv(
-        gym.make("agentgym/StallOrSubmit-v0", reward=SPEC, max_turns=2), models=scripted(lambda p: "Perhaps.")
-    )
+def test_env_resolves_a_policy_string_as_judge_model():
+    env = gym.make("agentgym/StallOrSubmit-v0", reward=_spec("scripted:Verdict: YES"), max_turns=2)
+    total, info = _run(env, ["submit"])
+    assert info["report"].level("judge").value == 0.5 and not info["reward_invalid"]
+    assert info["judgments"]["judge_ok"]["rationale"].startswith("Verdict: YES")
+    env.close()
+
+
+def test_env_failed_judge_marks_episode_invalid():
+    env = gym.make("agentgym/StallOrSubmit-v0", reward=_spec("scripted:Perhaps."), max_turns=2)
     total, info = _run(env, ["submit"])
     assert info["reward_invalid"] and info["report"].reward_invalid and total == 0.0
+    assert "unparseable verdict" in info["judgments"]["judge_ok"]["error"]
     env.close()
 
 
-def test_any_policy_is_a_judge_model():
-    from agentgym.rewards.judges import Judge, JudgeModel, resolve_model
+def test_env_refuses_a_group_judge():
+    from agentgym.rewards import SpecError
 
-    model = resolve_model("policy:scripted:Verdict: YES|Verdict: NO|I am not sure")
-    assert isinstance(model, JudgeModel) and model.model_id.startswith("policy:scripted")
-    judge = Judge({"kind": "reference", "model": "unused", "cache": False}, model)
-    results = [judge.judge_one("What is 17 + 25?", "42", "42") for _ in range(3)]
-    assert [r.score for r in results] == [1.0, 0.0, None]
-    assert not results[2].valid and model.calls == 3
+    spec = _spec("scripted:Winner: A")
+    spec["judges"] = {"judge_ok": {"kind": "pairwise", "model": "scripted:Winner: A"}}
+    with pytest.raises(SpecError, match=r"judges\.judge_ok\.kind: .*agentgym judge rescore"):
+        gym.make("agentgym/StallOrSubmit-v0", reward=spec, max_turns=2)

@@ -245,3 +245,31 @@ def test_rescore_trajectories_with_judges_cli(judge_server, tmp_path):
     assert records[1].trajectory_components["judge_correct"] == 0.0 and records[1].report.return_ == 0.0
     first = records[0].model_dump()["judgments"]["judge_correct"]
     assert "rationale" in first or first.get("error")
+
+
+def test_vllm_policy_string_is_the_batched_prefilled_judge_live(judge_server):
+    """`vllm:URL#MODEL` resolves through the policy parser to the chat-completions judge (verdict
+    prefilled), and `LiveJudges` scores a live transcript with it."""
+    from agentgym.baselines.judge_backends import ChatCompletionsJudgeModel
+    from agentgym.policy import make_judge_model
+    from agentgym.rewards.judges import LiveJudges
+
+    model_string = f"vllm:{judge_server}#smollm2"
+    model = make_judge_model(model_string)
+    assert isinstance(model, ChatCompletionsJudgeModel) and model.vllm and model.model_id == "vllm:smollm2"
+    spec = RewardSpec.model_validate(
+        {
+            "judges": {
+                "judge_correct": {"kind": "reference", "model": model_string, "max_tokens": 12, "lazy": False}
+            },
+            "levels": [{"name": "judge", "scope": "trajectory", "components": ["judge_correct"]}],
+        }
+    )
+    transcript = [{"role": "user", "content": Q}, {"role": "assistant", "content": "42"}]
+    judged = LiveJudges(spec, resolve=make_judge_model).judge_episode(transcript, {"reference": "42"}, 1)
+    judgment = judged.judgments["judge_correct"]
+    if judged.invalid:  # the 135M model may give no parseable verdict: invalid, never 0
+        assert judgment["valid"] is False and "judge_correct" not in judged.trajectory
+    else:
+        assert judgment["rationale"].startswith("Verdict:")  # the prefill is part of the verdict text
+        assert judged.trajectory["judge_correct"] in (0.0, 1.0)

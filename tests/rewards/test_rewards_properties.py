@@ -186,3 +186,67 @@ def test_dense_emission_sums_to_return(
         assert report == spec.score(steps, trajectory, reward_invalid=invalid)
         if emission == "terminal":
             assert emitted == [0.0] * len(steps)
+
+
+@st.composite
+def plain_sum_specs(draw: st.DrawFn) -> RewardSpec:
+    """Step levels summed without clip.total (so their trace shares need no rescaling), any
+    transform / per-step clip / weight, optionally trajectory levels; no gates."""
+    n = draw(st.integers(1, 4))
+    out = []
+    for i in range(n):
+        level = draw(levels(i))
+        level.pop("gate", None)
+        if level["scope"] == "step":
+            level["aggregate"] = "sum"
+            level.pop("temperature", None)
+            if "clip" in level:
+                level["clip"].pop("total", None)
+        out.append(level)
+    return RewardSpec.model_validate({"name": "plain", "mode": draw(st.sampled_from(MODES)), "levels": out})
+
+
+@SETTINGS
+@given(spec=plain_sum_specs(), steps=steps_strategy, trajectory=trajectory_strategy)
+def test_dense_emission_matches_offline_trace(spec: RewardSpec, steps: list, trajectory: dict) -> None:
+    """Where nothing is gated or rescaled, the tracker's provisional per-step rewards are the
+    offline trace itself: both come from the same per-level transform and clip."""
+    direct = spec.with_mode("direct")
+    tracker = RewardTracker(direct, emission="dense")
+    emitted = [tracker.step(c) for c in steps]
+    report, correction = tracker.finish(trajectory)
+    offline = direct.score(steps, trajectory)
+    assert report == offline
+    for t in range(len(steps) - 1):  # the last step also carries the trajectory levels
+        assert math.isclose(emitted[t], offline.step_rewards[t], rel_tol=1e-12, abs_tol=1e-12)
+    assert math.isclose(sum(emitted) + correction, offline.return_, abs_tol=1e-9)
+
+
+@SETTINGS
+@given(spec=specs(), steps=steps_strategy, trajectory=trajectory_strategy, data=st.data())
+def test_dense_emission_equals_shape_of_each_level(
+    spec: RewardSpec, steps: list, trajectory: dict, data: st.DataObject
+) -> None:
+    """Dense emission at step t is sum_l w_l v_{l,t} with v the level's transformed, clipped values
+    (r_{l,-1} = 0), recomputed here from the level options, independently of the engine."""
+    tracker = RewardTracker(spec, emission="dense")
+    emitted = [tracker.step(c) for c in steps]
+    expected = [0.0] * len(steps)
+    for level in spec.levels:
+        if level.scope != "step":
+            continue
+        raws = [sum(coef * float(c.get(name, 0.0)) for name, coef in level.components.items()) for c in steps]
+        previous = [0.0, *raws[:-1]]
+        gamma = level.effective_gamma
+        for t, (r, p) in enumerate(zip(raws, previous, strict=True)):
+            v = {"none": r, "delta": r - p, "potential": gamma * r - p}[level.transform]
+            if level.clip is not None:
+                lo = level.clip.min if level.clip.min is not None else -math.inf
+                hi = level.clip.max if level.clip.max is not None else math.inf
+                v = min(max(v, lo), hi)
+            expected[t] += level.weight * v
+    for got, want in zip(emitted, expected, strict=True):
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
+    invalid = data.draw(st.booleans())
+    report, correction = tracker.finish(trajectory, reward_invalid=invalid)
+    assert math.isclose(sum(emitted) + correction, report.return_, abs_tol=1e-9)

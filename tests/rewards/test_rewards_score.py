@@ -1,4 +1,4 @@
-"""Finalization semantics: aggregates, transforms, clips, gates, labels, edge cases (RESEARCH §1-2)."""
+"""Finalization semantics: aggregates, transforms, clips, gates, labels, edge cases (G-RA and its edge cases)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 from _reward_cases import make_spec
 
-from agentgym.rewards import RewardReport, RewardSpec, SpecError
+from agentgym.rewards import ComponentUnavailable, RewardReport, RewardSpec, RewardTracker, SpecError
 
 STEP = "step"
 TRAJ = "trajectory"
@@ -152,6 +152,17 @@ def test_non_finite_component_is_an_error() -> None:
         spec.score([{"s": 1.0}, {"s": float("nan")}], {})
 
 
+def test_non_finite_value_hidden_by_the_aggregate_is_still_an_error() -> None:
+    last = make_spec({"name": "s", "scope": STEP, "components": ["s"], "aggregate": "last"})
+    with pytest.raises(SpecError, match=r"\['s'\].*non-finite"):
+        last.score([{"s": float("inf")}, {"s": 1.0}], {})  # A = 1.0, but a step value is inf
+    spec = outcome_and_steps(threshold=1.0)
+    with pytest.raises(SpecError, match=r"\['outcome'\].*non-finite"):
+        spec.score([{"s": 1.0}], {"o": float("nan")})
+    with pytest.raises(SpecError, match=r"\['steps'\].*non-finite"):
+        spec.score([{"s": -math.inf}], {"o": 0.0})  # behind a closed gate, still an error
+
+
 def test_truncation_no_submit_label_closes_gate(stall_spec: RewardSpec) -> None:
     steps = [{"critic": 0.05}] * 20  # stalled to the cap; the env reports "no_submit"
     report = stall_spec.score(steps, {"outcome": "no_submit"})
@@ -287,6 +298,38 @@ def test_lazy_level_skipped_when_gate_closed() -> None:
     assert spec.score([{}], {"o": 0.0, "judge": judge}, mode="direct").return_ == pytest.approx(1.0)
 
 
+def test_component_unavailable_makes_the_report_invalid() -> None:
+    def broken_judge() -> float:
+        raise ComponentUnavailable("judge timed out after 30 s")
+
+    spec = make_spec(
+        {"name": "outcome", "scope": TRAJ, "components": ["o"], "gate": {"threshold": 1.0}},
+        {"name": "judge", "scope": TRAJ, "components": ["judge"], "lazy": True},
+        {"name": "steps", "scope": STEP, "components": ["s"]},
+    )
+    steps = [{"s": 0.5}, {"s": 0.5}]
+    report = spec.score(steps, {"o": 1.0, "judge": broken_judge})
+    assert (
+        report.reward_invalid
+        and report.return_ == 0.0
+        and report.returns() == dict.fromkeys(report.returns(), 0.0)
+    )
+    assert report.step_rewards == [0.0, 0.0]
+    assert any("judge timed out after 30 s" in w for w in report.warnings)
+    assert spec.score(steps, {"o": 0.0, "judge": broken_judge}).return_ == 0.0  # gate closed: never called
+    assert not spec.score(steps, {"o": 0.0, "judge": broken_judge}).reward_invalid
+    tracker = RewardTracker(spec, emission="dense")
+    emitted = [tracker.step(c) for c in steps]
+    tracker_report, correction = tracker.finish({"o": 1.0, "judge": broken_judge})
+    assert tracker_report == report and sum(emitted) + correction == 0.0
+
+
+def test_plain_sum_level_keeps_its_per_step_shape_when_it_sums_to_zero() -> None:
+    report = one_level([1.0, -1.0, 0.5, -0.5])
+    assert report.return_ == 0.0
+    assert report.step_rewards == pytest.approx([1.0, -1.0, 0.5, -0.5])
+
+
 # ---------------------------------------------------------------- modes, invalid, edge cases
 def test_modes_report_all_three(stall_spec: RewardSpec) -> None:
     steps = [{"critic": 0.05}] * 4
@@ -347,7 +390,7 @@ def test_report_json_round_trip(stall_spec: RewardSpec) -> None:
         report.level("nope")
 
 
-# ---------------------------------------------------------------- the StallOrSubmit arithmetic (RESEARCH §1)
+# ---------------------------------------------------------------- the StallOrSubmit arithmetic (G-RA, arXiv 2508.10548)
 def expected_submit_return(spec: RewardSpec, mode: str, k: int, p: float, c: float) -> float:
     steps = [{"critic": c}] * k
     passed = spec.score(steps, {"outcome": "tests_pass"}, mode=mode).return_

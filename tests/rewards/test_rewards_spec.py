@@ -158,3 +158,89 @@ def test_equality_ignores_compiled_cache(stall_spec: RewardSpec) -> None:
 def test_spec_is_frozen(stall_spec: RewardSpec) -> None:
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError for frozen models
         stall_spec.mode = "direct"  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- every number finite
+FINITE_BASE = {
+    "levels": [
+        {
+            "name": "outcome",
+            "scope": "trajectory",
+            "components": ["o"],
+            "values": {"pass": 1.0, "fail": 0.0},
+            "gate": {"threshold": 0.5, "eps": 1e-6, "soft_temperature": 0.1},
+        },
+        {
+            "name": "steps",
+            "scope": "step",
+            "components": {"x": 0.5},
+            "aggregate": "softmin",
+            "temperature": 0.2,
+            "gamma": 0.9,
+            "clip": {"min": -1.0, "max": 1.0, "total": {"min": -2.0, "max": 2.0}},
+            "weight": 2.0,
+        },
+    ]
+}
+FINITE_FIELDS = [
+    ("levels", 1, "components", "x"),
+    ("levels", 0, "values", "pass"),
+    ("levels", 1, "weight"),
+    ("levels", 0, "gate", "threshold"),
+    ("levels", 0, "gate", "eps"),
+    ("levels", 0, "gate", "soft_temperature"),
+    ("levels", 1, "clip", "min"),
+    ("levels", 1, "clip", "max"),
+    ("levels", 1, "clip", "total", "min"),
+    ("levels", 1, "clip", "total", "max"),
+    ("levels", 1, "temperature"),
+    ("levels", 1, "gamma"),
+]
+
+
+def with_value(path: tuple, value: float) -> dict:
+    data = json.loads(json.dumps(FINITE_BASE))
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return data
+
+
+def test_finite_base_spec_is_valid() -> None:
+    resolve_spec(FINITE_BASE, "gated")
+
+
+@pytest.mark.parametrize("path", FINITE_FIELDS, ids=lambda p: ".".join(map(str, p)))
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+def test_non_finite_numbers_name_the_field(path: tuple, value: float) -> None:
+    field = ".".join(map(str, path))
+    data = with_value(path, value)
+    with pytest.raises(SpecError, match=rf"^invalid reward spec: {field}: must be a finite number$"):
+        resolve_spec(data, "gated")
+    with pytest.raises(SpecError, match=rf"{field}: must be a finite number"):
+        RewardSpec.model_validate(data)
+
+
+def test_non_finite_numbers_in_yaml_name_field_and_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "nan.yaml",
+        "levels:\n"
+        "  - {name: o, scope: trajectory, components: [o], values: {pass: .inf, fail: 0}}\n"
+        "  - {name: s, scope: step, components: {x: .nan}, weight: -.inf}\n",
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    message = str(info.value)
+    assert str(path) in message
+    for field in ("levels.0.values.pass", "levels.1.components.x", "levels.1.weight"):
+        assert f"{field}: must be a finite number" in message
+
+
+def test_non_finite_numbers_in_json_name_the_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "nan.json", json.dumps(with_value(("levels", 0, "gate", "threshold"), float("nan")))
+    )
+    with pytest.raises(SpecError, match=r"nan\.json: levels\.0\.gate\.threshold: must be a finite number"):
+        load_spec(path)

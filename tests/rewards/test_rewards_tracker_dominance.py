@@ -76,6 +76,26 @@ def test_spec_tracker_and_report_pickle(stall_spec: RewardSpec) -> None:
     assert pickle.loads(pickle.dumps(report)) == report
 
 
+def test_add_step_components_after_the_fact() -> None:
+    spec = make_spec(
+        {"name": "turns", "scope": "step", "components": {"action_valid": 0.1, "checklist": 1.0}},
+    )
+    steps = [{"action_valid": 1.0}, {"action_valid": 0.0}, {"action_valid": 1.0}]
+    verdicts = [{"checklist": 0.5}, {"checklist": 0.0}, {"checklist": 1.0}]
+    tracker = RewardTracker(spec, emission="dense")
+    emitted = [tracker.step(c) for c in steps]
+    assert emitted == pytest.approx([0.1, 0.0, 0.1])  # the judge has not run yet
+    with pytest.raises(ValueError, match="got 2 steps, the episode has 3"):
+        tracker.add_step_components(verdicts[:2])
+    tracker.add_step_components(verdicts)
+    report, correction = tracker.finish({})
+    merged = [{**a, **b} for a, b in zip(steps, verdicts, strict=True)]
+    assert report == spec.score(merged, {})
+    assert sum(emitted) + correction == pytest.approx(report.return_) == pytest.approx(1.7)
+    with pytest.raises(RuntimeError):
+        tracker.add_step_components(verdicts)
+
+
 def test_bad_emission() -> None:
     with pytest.raises(ValueError, match="emission"):
         RewardTracker(RewardSpec.model_validate(STALL_SPEC), emission="sparse")

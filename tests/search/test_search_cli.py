@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from agentgym.cli.search import app as search_app
-from agentgym.cli.search import tasks_app
+from agentgym.envs.search.cli import app as search_app
+from agentgym.envs.search.cli import tasks_app
 
 runner = CliRunner()
 

@@ -240,7 +240,7 @@ def test_env_from_files_and_through_the_retrieval_server(tmp_path, small_suite, 
 
 def test_hops_filter(small_suite, small_bm25):
     env = SearchQAEnv(suite=small_suite, retriever=small_bm25, hops=[3, 4])
-    assert all(env._tasks[i].hops in (3, 4) for i in env.task_ids())
+    assert all(env.tasks.get(i).hops in (3, 4) for i in env.task_ids())
     with pytest.raises(Exception, match="no questions"):
         SearchQAEnv(suite=small_suite, retriever=small_bm25, hops=9)
 

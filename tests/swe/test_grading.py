@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from agentgym.tasks.swe.grading import evaluate_log, grade_log, grade_status_map, parse_pytest_log
+from agentgym.rewards.functions.swebench import evaluate_log, grade_log, grade_status_map, parse_pytest_log
 
 
 def wrap(body: str, code: int = 1) -> str:

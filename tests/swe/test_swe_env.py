@@ -60,8 +60,8 @@ def test_registered_and_gold_resolves(mini_tasks):
         tc = info["trajectory_components"]
         assert tc["outcome"] == "tests_pass" and tc["f2p_fraction"] == 1.0
         assert tc["modification"] == 1.0 and tc["test_tampering"] == 0.0
-        assert info["metrics"] == {**info["metrics"], "completed": 1.0, "modified": 1.0, "resolved": 1.0}
-        assert info["reward_invalid"] is False
+        assert info["metrics"] == {**info["metrics"], "completed": 1.0, "modified": 1.0, "success": 1.0}
+        assert info["success"] is True and info["reward_invalid"] is False
         assert info["report"].return_gated >= 1.0
     finally:
         env.close()
@@ -75,7 +75,8 @@ def test_empty_wrong_and_no_submit(mini_tasks):
         env.reset(options={"task_id": inst.instance_id})
         _, reward, info = run_actions(env, [call("submit")])
         assert info["trajectory_components"]["outcome"] == "empty_patch"
-        assert info["metrics"]["modified"] == 0.0 and info["metrics"]["resolved"] == 0.0
+        assert info["metrics"]["modified"] == 0.0 and info["metrics"]["success"] == 0.0
+        assert info["success"] is False
 
         # a wrong fix: a real source change that does not repair the bug
         env.reset(options={"task_id": inst.instance_id})
@@ -89,7 +90,7 @@ def test_empty_wrong_and_no_submit(mini_tasks):
         )
         tc = info["trajectory_components"]
         assert tc["outcome"] == "tests_fail" and tc["modification"] == 1.0 and tc["f2p_fraction"] == 0.0
-        assert tc["log_unusable"] == 0.0
+        assert tc["log_unusable"] == 0.0 and info["success"] is False
         assert env.last_grade.usable and not env.last_grade.resolved
 
         # the turn limit without submitting: no_submit, truncated

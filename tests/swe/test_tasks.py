@@ -64,10 +64,10 @@ def test_built_tasks_are_sound(mini_tasks):
 def test_validate_gold_resolves_empty_does_not(mini_tasks):
     from typer.testing import CliRunner
 
-    from agentgym.cli.tasks_swe import app
+    from agentgym.envs.swe.cli import tasks_app
 
     path, instances, _ = mini_tasks
-    result = CliRunner().invoke(app, ["validate", str(path), "--limit", "2"])
+    result = CliRunner().invoke(tasks_app, ["validate", str(path), "--limit", "2"])
     assert result.exit_code == 0, result.output
     assert "2/2 tasks valid" in result.output
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -10,8 +11,11 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import agentgym  # noqa: F401
-from agentgym.envs.tool.bfcl.checker import check_calls, gold_calls, openai_tools
+from agentgym.envs.tool import bfcl_env
+from agentgym.envs.tool.bfcl import checker
+from agentgym.envs.tool.bfcl.checker import ERROR_TYPES, check_calls, gold_calls, openai_tools
 from agentgym.tasks.tool.bfcl import MULTI_TURN, SINGLE_TURN, load_bfcl, resolve_categories
+from agentgym.tools import ToolCall
 
 pytest.importorskip("bfcl_eval", reason="BFCL data needs `pip install --no-deps bfcl-eval` (extra: tool)")
 
@@ -104,7 +108,7 @@ def test_multi_turn_agrees_with_bfcl_eval_checker(tmp_path):
     records = []
     for task_id in u.task_ids():
         env.reset(options={"task_id": task_id})
-        turns = [u.gold_turn_calls(i) for i in range(len(u.btask.turns))]
+        turns = [u.gold_turn_calls(i) for i in range(len(u.task.turns))]
         for kind, trajectory in multi_turn_variants(turns, task_id).items():
             env.reset(options={"task_id": task_id})
             actions = []
@@ -114,9 +118,9 @@ def test_multi_turn_agrees_with_bfcl_eval_checker(tmp_path):
                 actions.append("Done.")
             *_, info = run(env, actions)
             records.append({"key": f"{task_id}:{kind}", "ours": info["metrics"]["correct"] == 1.0,
-                            "entry": {"id": task_id, "initial_config": u.btask.initial_config,
-                                      "involved_classes": u.btask.involved_classes},
-                            "ground_truth": u.btask.ground_truth,
+                            "entry": {"id": task_id, "initial_config": u.task.initial_config,
+                                      "involved_classes": u.task.involved_classes},
+                            "ground_truth": u.task.ground_truth,
                             "turns": [[call_source(c) for c in turn] for turn in trajectory]})
     env.close()
     path = tmp_path / "trajectories.jsonl"
@@ -165,6 +169,66 @@ def test_single_turn_oracle_correct_and_wrong_answer_incorrect(category):
     env.close()
 
 
+TOOLRL = ("tool_name_match", "param_name_match", "param_value_match")
+
+
+def test_single_turn_toolrl_components_reach_the_reward():
+    """The oracle's answer scores 1 on each ToolRL component in the answering (last) step, and the
+    default spec's levels that read them are non-zero (they reach the tracker before it scores)."""
+    env = gym.make("agentgym/BFCL-v0", category="simple")
+    u = env.unwrapped
+    env.reset(options={"task_id": "simple_python_0"})
+    *_, info = run(env, u.oracle_actions())
+    assert info["trajectory_components"]["outcome"] == "correct"
+    for name in (*TOOLRL, "turn_correct"):
+        assert info["components"][name] == 1.0, name
+    report = info["report"]
+    assert u.default_reward == Path(bfcl_env.__file__).with_name("bfcl_reward.yaml")
+    spec = u.reward_spec  # the default: bfcl_reward.yaml
+    assert spec.name == "bfcl_default"
+    reading = [level.name for level in spec.levels if set(level.components) & {*TOOLRL, "turn_correct"}]
+    assert set(reading) == {"toolcall", "turns"}
+    for name in reading:
+        assert report.level(name).value > 0, name
+    assert not [w for w in report.warnings if "never emitted" in w], report.warnings
+    assert report.return_gated > 1.0  # the outcome plus the (gated) process levels
+    # a wrong answer: the ToolRL scores are partial, the turn is not correct
+    env.reset(options={"task_id": "simple_python_0"})
+    _, _, _, _, info = env.step(ToolCall(name="calculate_triangle_area", arguments={"base": 11, "height": 5}))
+    assert info["components"]["tool_name_match"] == 1.0 and 0.0 < info["components"]["param_value_match"] < 1.0
+    assert info["components"]["turn_correct"] == 0.0 and info["trajectory_components"]["outcome"] == "incorrect"
+    env.close()
+
+
+def test_sanitised_names_map_back_to_bfcl_names():
+    env = gym.make("agentgym/BFCL-v0", category="simple")
+    u = env.unwrapped
+    _, info = env.reset(options={"task_id": "simple_python_1"})  # math.factorial
+    assert [t["function"]["name"] for t in info["tools"]] == ["math_factorial"]
+    (gold,) = gold_calls(u.task.ground_truth, u.task.functions)
+    obs, _, terminated, _, info = env.step(ToolCall(name="math_factorial", arguments=gold["arguments"]))
+    assert u.calls == [{"name": "math.factorial", "arguments": gold["arguments"]}]
+    assert terminated and info["trajectory_components"]["outcome"] == "correct"
+    # the BFCL name itself runs the sanitised tool
+    env.reset(options={"task_id": "simple_python_1"})
+    obs, _, _, _, info = env.step(ToolCall(name="math.factorial", arguments=gold["arguments"]))
+    assert "unknown tool" not in obs and info["action_valid"]
+    assert info["trajectory_components"]["outcome"] == "correct"
+    env.close()
+
+
+def test_declared_components_follow_the_categories():
+    single = gym.make("agentgym/BFCL-v0", category="simple").unwrapped
+    multi = gym.make("agentgym/BFCL-v0", category="multi_turn_base").unwrapped
+    assert set(single.declared["error_type"].labels) == {"none", *ERROR_TYPES}
+    assert "error_type" not in multi.declared
+    for env in (single, multi):
+        assert {*TOOLRL, "turn_correct", "outcome", "turn_accuracy"} <= set(env.declared)
+        env.close()
+    source = Path(checker.__file__).read_text()
+    assert set(re.findall(r'CheckResult\.fail\("([^"]+)"', source)) == set(ERROR_TYPES)
+
+
 def test_bad_actions_never_raise_and_are_graded():
     env = gym.make("agentgym/BFCL-v0", category="simple")
     env.reset(options={"task_id": "simple_python_0"})
@@ -188,13 +252,17 @@ def test_multi_turn_base_oracle_and_state_checks():
         if info["metrics"]["correct"] != 1.0:
             failures.append(task_id)
     assert not failures
+    # the oracle's calls match the gold calls of their turn (ToolRL components, multi turn)
+    env.reset(options={"task_id": "multi_turn_base_0"})
+    _, _, _, _, info = env.step(u.oracle_actions()[0])
+    assert all(info["components"][name] == 1.0 for name in TOOLRL), info["components"]
     # skipping the first turn's calls: that turn fails the state check, so the episode is incorrect
     env.reset(options={"task_id": "multi_turn_base_0"})
     actions = [a for a in u.oracle_actions()]
     first_done = next(i for i, a in enumerate(actions) if isinstance(a, str))
     obs, reward, terminated, truncated, info = env.step(actions[first_done])
     assert info["components"]["turn_correct"] == 0.0
-    assert obs == u.btask.turns[1][0]["content"]
+    assert obs == u.task.turns[1][0]["content"]
     *_, info = run(env, actions[first_done + 1:])
     # later turns build on the missing state, so they fail too (BFCL compares full state per turn)
     assert info["metrics"]["correct"] == 0.0 and info["trajectory_components"]["turn_accuracy"] < 1.0
@@ -232,7 +300,7 @@ def test_held_out_function_is_unknown_until_added():
     env = gym.make("agentgym/BFCL-v0", category="multi_turn_miss_func")
     u = env.unwrapped
     _, info = env.reset(options={"task_id": "multi_turn_miss_func_0"})
-    held = [f["name"] for docs in u.btask.held_out.values() for f in docs]
+    held = [f["name"] for docs in u.task.held_out.values() for f in docs]
     assert held and not set(held) & {t["function"]["name"] for t in info["tools"]}
     obs, *_ = env.step(f'<tool_call>{json.dumps({"name": held[0], "arguments": {}})}</tool_call>')
     assert "unknown tool" in obs

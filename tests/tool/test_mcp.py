@@ -15,6 +15,7 @@ from gymnasium.utils.env_checker import check_env
 
 import agentgym  # noqa: F401
 from agentgym.errors import InfrastructureError, ToolError
+from agentgym.family import task_source
 from agentgym.tools import ToolCall
 
 pytest.importorskip("mcp", reason="the MCP bridge needs the mcp package (extra: tool)")
@@ -189,3 +190,56 @@ def test_tasks_from_a_jsonl_file(tmp_path):
     env = gym.make("agentgym/MCP-v0", servers=[{"command": "unused"}], tasks=str(path))
     assert env.unwrapped.task_ids() == ["t1"]  # servers start lazily, at the first reset
     env.close()
+
+
+def test_free_form_sessions_have_no_task_and_no_success():
+    servers = [{"command": server_command("mcp-server-time"), "args": ["--local-timezone", "UTC"]}]
+    env = gym.make("agentgym/MCP-v0", servers=servers)
+    try:
+        u = env.unwrapped
+        assert u.tasks is None and u.task_ids() is None and u.outcome is None
+        obs, info = env.reset()
+        assert info["task_id"] == "free-form" and u.oracle_actions() is None
+        with pytest.raises(agentgym.TaskError, match="no tasks"):
+            env.reset(options={"task_id": "anything"})
+        env.reset(options={"prompt": "What time is it?"})
+        obs, reward, terminated, truncated, info = env.step("Noon.")
+        assert terminated and info["success"] is None and "success" not in info["metrics"]
+        assert info["trajectory_components"] == {"answered": 1.0}
+    finally:
+        env.close()
+    assert task_source("agentgym/MCP-v0", {}) is None
+
+
+def test_env_with_tasks_also_takes_a_free_form_prompt(git_repo):
+    servers = [{"command": server_command("mcp-server-git"), "args": ["--repository", str(git_repo)]}]
+    tasks = [{"id": "t", "prompt": "p", "required_outputs": ["x"]}]
+    env = gym.make("agentgym/MCP-v0", servers=servers, tasks=tasks)
+    try:
+        _, info = env.reset(options={"prompt": "Look around."})
+        assert info["task_id"] == "free-form"
+        with pytest.raises(agentgym.TaskError, match="free-form prompt"):
+            env.reset(options={"prompt": "Look around.", "task_id": "t"})
+        _, info = env.reset()
+        assert info["task_id"] == "t"
+    finally:
+        env.close()
+
+
+def test_files_suite_oracle_succeeds_on_the_default_server():
+    """The built-in tasks for the default server (agentgym's file-system world over MCP): what
+    `agentgym check agentgym/MCP-v0` plays; the server restarts each episode (the tasks write)."""
+    source = task_source("agentgym/MCP-v0", {"suite": "files"})
+    assert len(source) == 15 and all(i.startswith("mcp-files-") for i in source.ids())
+    env = gym.make("agentgym/MCP-v0", suite="files")
+    try:
+        u = env.unwrapped
+        assert u.restart_per_episode and u.outcome is not None
+        for task_id in ["mcp-files-move-000", "mcp-files-count-004", "mcp-files-move-000"]:
+            env.reset(options={"task_id": task_id})
+            *_, info = run(env, u.oracle_actions())
+            assert info["success"] is True, (task_id, info["trajectory_components"])
+            assert info["metrics"]["checklist"] == pytest.approx(1.0)
+            assert not info["report"].warnings
+    finally:
+        env.close()

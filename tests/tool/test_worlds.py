@@ -1,17 +1,22 @@
 """ToolUse-v0: SQLite worlds, seeded tasks, tau-bench outcome, users, rewards, bad actions."""
 
 import json
+import subprocess
+import sys
 
 import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import agentgym  # noqa: F401 - registers the envs
-from agentgym.envs.tool.env import ToolUseEnv
+from agentgym.envs.tool.env import ToolUseEnv, gold_state_hash
 from agentgym.envs.tool.users import STOP, LLMUser, ScriptedUser
 from agentgym.envs.tool.worlds import WORLDS, make_world
+from agentgym.errors import TaskError
+from agentgym.family import task_source
 from agentgym.policy import PolicyOutput
-from agentgym.tasks.tool.worlds import generate_tasks
+from agentgym.tasks.tool.world_data import WORLD_DATA, SeedRows
+from agentgym.tasks.tool.worlds import WorldTask, generate_tasks
 
 
 def call(name, **arguments):
@@ -48,6 +53,68 @@ def test_suite_has_at_least_200_seeded_tasks_and_is_deterministic():
     again = generate_tasks()
     assert [t.model_dump() for t in tasks] == [t.model_dump() for t in again]
     assert all(t.gold_actions for t in tasks)
+
+
+def test_every_generated_task_replays_its_gold_actions_on_the_world_runtime():
+    """The generator only reads seed data; the gold actions must run on the env's tools, and
+    change the state exactly when the task has a write."""
+    failures = []
+    for task in generate_tasks():
+        world = make_world(task.world, task.db_seed)
+        before = world.state_hash()
+        try:
+            for action in task.gold_actions:
+                world.apply(action["name"], action["arguments"])
+        except Exception as exc:  # noqa: BLE001 - collected and reported
+            failures.append((task.id, repr(exc)))
+            continue
+        finally:
+            after = world.state_hash()
+            world.close()
+        writes = [a for a in task.gold_actions if a["name"] not in WORLDS[task.world].READ_ONLY]
+        if (after != before) != bool(writes):
+            failures.append((task.id, "state change does not match the task's writes"))
+    assert not failures, failures[:5]
+
+
+def test_seed_data_is_shared_by_the_generator_and_the_world_runtime():
+    assert set(WORLD_DATA) == set(WORLDS)
+    for name in WORLDS:
+        for seed in range(4):
+            rows, world = SeedRows(name, seed), make_world(name, seed)
+            for table in world.tables():
+                assert rows.rows(f'SELECT * FROM "{table}"') == world.rows(f'SELECT * FROM "{table}"')
+            rows.close()
+            world.close()
+
+
+def test_task_generation_loads_no_env_module():
+    code = ("import sys, agentgym.tasks.tool.source as s; s.world_tasks().ids(); "
+            "print(sorted(m for m in sys.modules if m.startswith('agentgym.envs.tool.') and m != 'agentgym.envs.tool.family'))")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
+def test_env_computes_the_gold_state_and_rejects_a_task_whose_gold_fails():
+    task = generate_tasks("retail", 1)[0]
+    world = make_world(task.world, task.db_seed)
+    for action in task.gold_actions:
+        world.apply(action["name"], action["arguments"])
+    assert gold_state_hash(task) == world.state_hash()
+    broken = WorldTask(id="broken", world="retail", gold_actions=[{"name": "cancel_pending_order",
+                       "arguments": {"order_id": "#W0000000", "reason": "no longer needed"}}])
+    with pytest.raises(TaskError, match="broken: gold action 0 fails"):
+        gold_state_hash(broken)
+
+
+def test_task_source_lists_tasks_without_an_env():
+    source = task_source("agentgym/ToolUse-v0", {"world": "files"})
+    assert len(source) == 60 and all(i.startswith("files-") for i in source.ids())
+    assert set(source.ids("train")) | set(source.ids("test")) == set(source.ids())
+    assert task_source("agentgym/ToolUse-v0", {"task": ["travel-info-003"]}).ids() == ["travel-info-003"]
+    with pytest.raises(ValueError, match="unknown world"):
+        task_source("agentgym/ToolUse-v0", {"world": "mars"})
 
 
 def test_oracle_scores_one_on_every_world_task(env):
@@ -93,7 +160,7 @@ def test_state_hash_is_canonical_and_tool_errors_roll_back():
 def test_wrong_actions_fail_the_outcome(env):
     u = env.unwrapped
     env.reset(options={"task_id": "retail-cancel-000"})
-    task = u.wtask
+    task = u.task
     order = task.gold_actions[-1]["arguments"]["order_id"]
     other = (
         "ordered by mistake"
@@ -191,16 +258,16 @@ def test_process_components_toolrl_and_checklist(env):
     env.reset(
         options={"task_id": "travel-book-060" if "travel-book-060" in u.task_ids() else "travel-book-000"}
     )
-    gold = u.wtask.gold_actions
+    gold = u.task.gold_actions
     _, _, _, _, info = env.step(call(gold[0]["name"], **gold[0]["arguments"]))
     c = info["components"]
     assert c["tool_name_match"] == 1.0 and c["param_value_match"] == 1.0
-    assert c["checklist"] == pytest.approx(1 / (len(gold) + len(u.wtask.required_outputs)))
+    assert c["checklist"] == pytest.approx(1 / (len(gold) + len(u.task.required_outputs)))
     wrong = dict(gold[-1]["arguments"], passengers=9)
     _, _, _, _, info = env.step(call(gold[-1]["name"], **wrong))
     c = info["components"]
     assert c["tool_name_match"] == 1.0 and 0.0 < c["param_value_match"] < 1.0
-    assert "checklist" not in c
+    assert c["checklist"] == 0.0  # a wrong call completes no checklist item
 
 
 def test_eval_reports_pass_hat_k_over_groups():

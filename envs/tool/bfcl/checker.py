@@ -34,6 +34,16 @@ OPENAI_TYPES = {"integer": "integer", "number": "number", "float": "number", "st
                 "bool": "boolean", "array": "array", "list": "array", "dict": "object", "object": "object",
                 "tuple": "array", "any": "string"}
 _STD = re.compile(r"[ ,./\-_*^]")
+#: every `CheckResult.error_type` the checker gives (BFCL's names); the env's `error_type` labels
+ERROR_TYPES: tuple[str, ...] = (
+    "simple_function_checker:wrong_func_name", "simple_function_checker:missing_required",
+    "simple_function_checker:unexpected_param", "simple_function_checker:missing_optional",
+    "simple_function_checker:wrong_count", "multiple_function_checker:wrong_count",
+    "parallel_function_checker_no_order:wrong_count", "parallel_function_checker_no_order:cannot_find_match",
+    "type_error:simple", "type_error:nested", "value_error:string", "value_error:list/tuple",
+    "value_error:dict_key", "value_error:dict_value", "value_error:list_dict_count", "value_error:others",
+    "dict_checker:unclear", "list_dict_checker:unclear",
+)
 
 
 @dataclass

@@ -1,64 +1,41 @@
 """The base of every tool world: an in-memory SQLite database plus typed `@tool` methods.
 
-A world is built from a seed (`World(seed)`): the same seed always gives the same rows. Tools
-read and write the database; an agent-caused failure raises `ToolError` (an error observation,
-the database unchanged: every tool call runs in a savepoint that is rolled back on error).
-`state_hash()` is a canonical digest of every table (rows sorted), so two worlds are in the same
-state exactly when their hashes match: this is the tau-bench outcome test.
+A world is built from a seed (`World(seed)`): its schema and seeded rows come from the task data
+(`data`, a `WorldData` of `agentgym.tasks.tool.world_data`, which the task generator reads too),
+so the same seed always gives the same rows. Tools read and write the database; an agent-caused
+failure raises `ToolError` (an error observation, the database unchanged: every tool call runs in
+a savepoint that is rolled back on error). `state_hash()` is a canonical digest of every table
+(rows sorted), so two worlds are in the same state exactly when their hashes match: this is the
+tau-bench outcome test.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 import sqlite3
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from agentgym.errors import ToolError
+from agentgym.tasks.tool.world_data import WorldData, fmt_money, money, seed_database
 from agentgym.tools import Tool, ToolCall, Toolset
 
-# Populated template databases per (world class, seed): building rows once, copying after.
-_TEMPLATES: dict[tuple[str, int], sqlite3.Connection] = {}
+__all__ = ["World", "WorldFactory", "fmt_money", "money"]
 
 
 class World:
-    """A stateful domain: `SCHEMA` (DDL), `populate(rng)` and `@tool` methods."""
+    """A stateful domain: its seed data (`data`: schema and seeded rows) and `@tool` methods."""
 
     name: ClassVar[str] = "world"
     description: ClassVar[str] = ""
-    SCHEMA: ClassVar[str] = ""
+    data: ClassVar[WorldData]
     #: tools that never change the database (their calls are not needed to reach the gold state)
     READ_ONLY: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, seed: int = 0):
         self.seed = int(seed)
-        key = (type(self).__name__, self.seed)
-        template = _TEMPLATES.get(key)
-        if template is None:
-            template = sqlite3.connect(":memory:", check_same_thread=False)
-            template.executescript(self.SCHEMA)
-            self._populate_into(template)
-            template.commit()
-            _TEMPLATES[key] = template
-        self.db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        template.backup(self.db)
-        self.db.row_factory = sqlite3.Row
+        self.db = seed_database(self.data, self.seed)
         self._toolset: Toolset | None = None
-
-    def _populate_into(self, conn: sqlite3.Connection) -> None:
-        saved = getattr(self, "db", None)
-        self.db = conn
-        try:
-            self.populate(random.Random(f"{self.name}:{self.seed}"))
-        finally:
-            if saved is not None:
-                self.db = saved
-
-    # ------------------------------------------------------------------ to implement
-    def populate(self, rng: random.Random) -> None:
-        """Insert the seed rows (use only `rng` for randomness)."""
-        raise NotImplementedError  # abstract: each subclass implements it
 
     # ------------------------------------------------------------------ helpers
     def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
@@ -135,14 +112,6 @@ class _Transactional(Tool):
             raise
         self._db.execute("RELEASE tool_call")
         return value
-
-
-def money(value: float) -> float:
-    return round(float(value) + 1e-9, 2)
-
-
-def fmt_money(value: float) -> str:
-    return f"{money(value):.2f}"
 
 
 WorldFactory = Callable[[int], World]

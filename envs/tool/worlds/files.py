@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import posixpath
-import random
 from typing import Any, ClassVar
 
 from agentgym.errors import ToolError
+from agentgym.tasks.tool.world_data import WORLD_DATA
 from agentgym.tools import tool
 
 from .base import World
 
-WORDS = ["alpha", "budget", "cache", "delta", "export", "fixture", "gamma", "harbor", "index", "journal",
-         "kernel", "ledger", "matrix", "notes", "orbit", "pilot", "quota", "report", "schema", "ticket"]
-DIRS = ["/home/user/docs", "/home/user/projects/app", "/home/user/projects/site", "/home/user/archive",
-        "/var/log", "/etc/app"]
 MAX_CONTENT = 20_000
 
 
@@ -28,32 +24,8 @@ def _norm(path: str) -> str:
 class FileSystemWorld(World):
     name = "files"
     description = "A small Unix-like file system: list, read, write, move and delete files."
+    data = WORLD_DATA["files"]
     READ_ONLY: ClassVar[frozenset[str]] = frozenset({"list_directory", "read_file", "find_files"})
-    SCHEMA = "CREATE TABLE files (path TEXT PRIMARY KEY, is_dir INTEGER, content TEXT);"
-
-    def populate(self, rng: random.Random) -> None:
-        dirs = {"/"}
-        for d in DIRS:
-            parts = d.strip("/").split("/")
-            for i in range(1, len(parts) + 1):
-                dirs.add("/" + "/".join(parts[:i]))
-        for d in sorted(dirs):
-            self.db.execute("INSERT INTO files VALUES (?, 1, NULL)", (d,))
-        used: set[str] = set()
-        for d in DIRS:
-            for _ in range(rng.randint(2, 4)):
-                while True:
-                    stem = rng.choice(WORDS)
-                    ext = rng.choice([".txt", ".md", ".log", ".cfg"])
-                    path = f"{d}/{stem}{ext}"
-                    if path not in used:
-                        used.add(path)
-                        break
-                if ext == ".cfg":
-                    lines = [f"{rng.choice(WORDS)}_{i} = {rng.randint(1, 500)}" for i in range(rng.randint(3, 6))]
-                else:
-                    lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6))) for _ in range(rng.randint(1, 9))]
-                self.db.execute("INSERT INTO files VALUES (?, 0, ?)", (path, "\n".join(lines) + "\n"))
 
     def _get(self, path: str) -> dict[str, Any] | None:
         return self.row("SELECT * FROM files WHERE path=?", path)

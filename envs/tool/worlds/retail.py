@@ -4,104 +4,23 @@ changes, returns and exchanges (after tau-bench's retail domain, written from sc
 from __future__ import annotations
 
 import json
-import random
 from typing import Any, ClassVar, Literal
 
 from agentgym.errors import ToolError
+from agentgym.tasks.tool.world_data import WORLD_DATA
 from agentgym.tools import tool
 
 from .base import World, money
-
-FIRST = ["Ava", "Ben", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jade", "Kofi", "Lena",
-         "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wes", "Yuki"]
-LAST = ["Garcia", "Kim", "Novak", "Okafor", "Silva", "Tanaka", "Weber", "Patel", "Rossi", "Larsen", "Haddad", "Moreau"]
-CITIES = [("Austin", "787"), ("Denver", "802"), ("Boston", "021"), ("Seattle", "981"), ("Phoenix", "850"),
-          ("Chicago", "606"), ("Portland", "972"), ("Atlanta", "303")]
-STREETS = ["Oak St", "Maple Ave", "Pine Rd", "Cedar Ln", "Elm Dr", "Birch Way", "Lake Blvd", "Hill Ct"]
-PRODUCTS = {
-    "T-Shirt": {"color": ["red", "blue", "black", "white"], "size": ["S", "M", "L"]},
-    "Running Shoes": {"color": ["grey", "navy", "green"], "size": ["8", "9", "10", "11"]},
-    "Backpack": {"color": ["black", "olive", "red"], "capacity": ["20L", "30L"]},
-    "Desk Lamp": {"color": ["white", "black"], "power": ["LED", "halogen"]},
-    "Water Bottle": {"color": ["steel", "pink", "teal"], "size": ["500ml", "1L"]},
-    "Headphones": {"color": ["black", "silver"], "type": ["wired", "wireless"]},
-    "Yoga Mat": {"color": ["purple", "blue", "grey"], "thickness": ["4mm", "6mm"]},
-    "Coffee Maker": {"capacity": ["4 cups", "8 cups", "12 cups"], "finish": ["matte", "chrome"]},
-}
-CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 
 
 class RetailWorld(World):
     name = "retail"
     description = "An online shop's customer-service back office: orders, returns, exchanges."
+    data = WORLD_DATA["retail"]
     READ_ONLY: ClassVar[frozenset[str]] = frozenset(
         {"find_user_id_by_email", "find_user_id_by_name_zip", "get_user_details", "get_order_details",
          "get_product_details"}
     )
-    SCHEMA = """
-    CREATE TABLE users (user_id TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, email TEXT UNIQUE,
-                        address TEXT, city TEXT, zip TEXT);
-    CREATE TABLE payment_methods (payment_method_id TEXT PRIMARY KEY, user_id TEXT, kind TEXT, balance REAL);
-    CREATE TABLE products (product_id TEXT PRIMARY KEY, name TEXT);
-    CREATE TABLE variants (item_id TEXT PRIMARY KEY, product_id TEXT, options TEXT, price REAL, available INTEGER);
-    CREATE TABLE orders (order_id TEXT PRIMARY KEY, user_id TEXT, status TEXT, address TEXT, city TEXT,
-                         zip TEXT, payment_method_id TEXT);
-    CREATE TABLE order_items (order_id TEXT, line INTEGER, item_id TEXT, product_id TEXT, price REAL, status TEXT,
-                              PRIMARY KEY (order_id, line));
-    CREATE TABLE refunds (order_id TEXT, payment_method_id TEXT, amount REAL, kind TEXT);
-    CREATE TABLE exchanges (order_id TEXT, item_id TEXT, new_item_id TEXT, price_difference REAL);
-    """
-
-    def populate(self, rng: random.Random) -> None:
-        db = self.db
-        variant_ids: dict[str, list[str]] = {}
-        for p_index, (product, options) in enumerate(PRODUCTS.items()):
-            pid = f"P{100 + p_index}"
-            db.execute("INSERT INTO products VALUES (?, ?)", (pid, product))
-            base = rng.randint(15, 120)
-            keys = list(options)
-            combos = [{keys[0]: a, keys[1]: b} for a in options[keys[0]] for b in options[keys[1]]]
-            variant_ids[pid] = []
-            for combo in combos:
-                item_id = str(rng.randint(10**9, 10**10 - 1))
-                price = money(base + rng.randint(-5, 25) + rng.choice([0.0, 0.49, 0.99]))
-                available = int(rng.random() < 0.8)
-                db.execute("INSERT INTO variants VALUES (?, ?, ?, ?, ?)",
-                           (item_id, pid, json.dumps(combo, sort_keys=True), price, available))
-                variant_ids[pid].append(item_id)
-        order_no = 0
-        used_names: set[tuple[str, str]] = set()
-        for _u in range(24):
-            while True:
-                first, last = rng.choice(FIRST), rng.choice(LAST)
-                if (first, last) not in used_names:
-                    used_names.add((first, last))
-                    break
-            city, zip_prefix = rng.choice(CITIES)
-            zip_code = f"{zip_prefix}{rng.randint(10, 99)}"
-            user_id = f"{first.lower()}_{last.lower()}_{rng.randint(1000, 9999)}"
-            email = f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@example.com"
-            address = f"{rng.randint(1, 999)} {rng.choice(STREETS)}"
-            db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (user_id, first, last, email, address, city, zip_code))
-            methods = [f"credit_card_{rng.randint(1000000, 9999999)}"]
-            db.execute("INSERT INTO payment_methods VALUES (?, ?, 'credit_card', NULL)", (methods[0], user_id))
-            if rng.random() < 0.6:
-                gift = f"gift_card_{rng.randint(1000000, 9999999)}"
-                db.execute("INSERT INTO payment_methods VALUES (?, ?, 'gift_card', ?)",
-                           (gift, user_id, money(rng.randint(0, 200))))
-                methods.append(gift)
-            for _ in range(rng.randint(1, 3)):
-                order_no += 1
-                order_id = f"#W{rng.randint(1000000, 9999999)}"
-                status = rng.choice(["pending", "pending", "delivered", "delivered", "delivered", "processed"])
-                db.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (order_id, user_id, status, address, city, zip_code, rng.choice(methods)))
-                products = rng.sample(sorted(variant_ids), rng.randint(1, 3))
-                for line, pid in enumerate(products):
-                    item_id = rng.choice(variant_ids[pid])
-                    price = self.db.execute("SELECT price FROM variants WHERE item_id=?", (item_id,)).fetchone()[0]
-                    db.execute("INSERT INTO order_items VALUES (?, ?, ?, ?, ?, 'ok')", (order_id, line, item_id, pid, price))
 
     # ------------------------------------------------------------------ lookups
     def _order(self, order_id: str) -> dict[str, Any]:

@@ -3,68 +3,20 @@ change flight)."""
 
 from __future__ import annotations
 
-import random
 from typing import Any, ClassVar
 
 from agentgym.errors import ToolError
+from agentgym.tasks.tool.world_data import WORLD_DATA
 from agentgym.tools import tool
 
 from .base import World, money
-
-AIRPORTS = ["SFO", "JFK", "ORD", "SEA", "BOS", "DEN", "ATL", "LAX"]
-NAMES = ["Alex Moreno", "Bea Lindqvist", "Carl Osei", "Dina Petrova", "Emil Sato", "Fay Dubois", "Gia Romano",
-         "Hugo Brandt", "Iris Nakamura", "Jon Ayodele", "Kira Holm", "Luis Ortega", "Mia Schultz", "Nils Berg"]
-DATES = ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"]
 
 
 class TravelWorld(World):
     name = "travel"
     description = "An airline's reservation desk: search flights, book, cancel and change reservations."
+    data = WORLD_DATA["travel"]
     READ_ONLY: ClassVar[frozenset[str]] = frozenset({"get_user_details", "search_flights", "get_flight", "get_reservation"})
-    SCHEMA = """
-    CREATE TABLE users (user_id TEXT PRIMARY KEY, name TEXT, email TEXT);
-    CREATE TABLE payment_methods (payment_method_id TEXT PRIMARY KEY, user_id TEXT, kind TEXT, balance REAL);
-    CREATE TABLE flights (flight_number TEXT PRIMARY KEY, origin TEXT, destination TEXT, date TEXT,
-                          depart_time TEXT, price REAL, seats INTEGER);
-    CREATE TABLE reservations (reservation_id TEXT PRIMARY KEY, user_id TEXT, flight_number TEXT,
-                               passengers INTEGER, total REAL, payment_method_id TEXT, status TEXT);
-    CREATE TABLE payments (reservation_id TEXT, payment_method_id TEXT, amount REAL);
-    """
-
-    def populate(self, rng: random.Random) -> None:
-        db = self.db
-        numbers: set[str] = set()
-        routes = [(a, b) for a in AIRPORTS for b in AIRPORTS if a != b]
-        for origin, dest in rng.sample(routes, 18):
-            for date in DATES:
-                for _ in range(rng.randint(2, 4)):
-                    while True:
-                        number = f"{rng.choice(['AG', 'SK', 'NB'])}{rng.randint(100, 999)}"
-                        if number not in numbers:
-                            numbers.add(number)
-                            break
-                    hour, minute = rng.randint(5, 22), rng.choice([0, 15, 30, 45])
-                    db.execute("INSERT INTO flights VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (number, origin, dest, date, f"{hour:02d}:{minute:02d}",
-                                money(rng.randint(79, 640) + rng.choice([0, 0.5])), rng.randint(0, 9)))
-        flights = [r[0] for r in db.execute("SELECT flight_number FROM flights ORDER BY flight_number")]
-        for index, name in enumerate(NAMES):
-            user_id = name.lower().replace(" ", "_") + f"_{rng.randint(100, 999)}"
-            db.execute("INSERT INTO users VALUES (?, ?, ?)", (user_id, name, name.lower().replace(" ", ".") + "@example.com"))
-            db.execute("INSERT INTO payment_methods VALUES (?, ?, 'credit_card', NULL)",
-                       (f"credit_card_{rng.randint(100000, 999999)}", user_id))
-            db.execute("INSERT INTO payment_methods VALUES (?, ?, 'gift_card', ?)",
-                       (f"gift_card_{rng.randint(100000, 999999)}", user_id, money(rng.randint(200, 1500))))
-            for r in range(rng.randint(1, 2)):
-                flight = db.execute("SELECT * FROM flights WHERE flight_number=?", (rng.choice(flights),)).fetchone()
-                passengers = rng.randint(1, 3)
-                pm = db.execute("SELECT payment_method_id FROM payment_methods WHERE user_id=? AND kind='credit_card'",
-                                (user_id,)).fetchone()[0]
-                rid = f"R{1000 + index * 10 + r}"
-                total = money(flight[5] * passengers)
-                db.execute("INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?, 'confirmed')",
-                           (rid, user_id, flight[0], passengers, total, pm))
-                db.execute("INSERT INTO payments VALUES (?, ?, ?)", (rid, pm, total))
 
     def _pay(self, reservation_id: str, user_id: str, payment_method_id: str, amount: float) -> None:
         method = self.require("SELECT * FROM payment_methods WHERE payment_method_id=? AND user_id=?",

@@ -1,9 +1,13 @@
-"""SWE-bench grading rules (RESEARCH.md §3), independent of any sandbox.
+"""SWE-bench grading of a test log: a pure function of the log text, independent of any sandbox.
+
+Used by the SWE env (the `outcome`, `f2p_fraction` and `log_unusable` components) and by the SWE
+task builder and validator (`agentgym.tasks.swe`), which is why it lives in the reward layer that
+both may import.
 
 The eval script prints `>>>>> Start Test Output`, runs pytest with `-rA`, prints
 `>>>>> End Test Output` and then `>>>>> Test Exit Code: N` (the markers SWE-bench's harness uses).
 `parse_pytest_log` reads pytest's `-rA` summary lines into {test id: status};
-`grade` applies the rules:
+`grade_log` applies the rules:
 
 - a FAIL_TO_PASS test passes when PASSED or XFAIL; SKIPPED, FAILED, ERROR or missing fail it;
 - a PASS_TO_PASS test is kept when PASSED, XFAIL or SKIPPED; FAILED, ERROR or missing fail it;

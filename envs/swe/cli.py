@@ -6,10 +6,12 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="SWE tasks: build from real PyPI packages, validate, list.", no_args_is_help=True)
+tasks_app = typer.Typer(
+    help="SWE tasks: build from real PyPI packages, validate, list.", no_args_is_help=True
+)
 
 
-@app.command()
+@tasks_app.command()
 def build(
     package: list[str] = typer.Option(..., "--package", "-p", help="NAME==VERSION (repeatable)"),
     out: Path = typer.Option(Path("swe_tasks.jsonl"), "--out", "-o", help="JSONL (or .jsonl.gz) to write"),
@@ -51,7 +53,7 @@ def build(
     raise typer.Exit(1 if failed == len(package) else 0)
 
 
-@app.command()
+@tasks_app.command()
 def validate(
     file: Path = typer.Argument(None, help="task JSONL (default: the shipped suite)"),
     limit: int = typer.Option(0, help="validate only the first N tasks"),
@@ -98,7 +100,7 @@ def validate(
     raise typer.Exit(1 if bad else 0)
 
 
-@app.command("list")
+@tasks_app.command("list")
 def list_(file: Path = typer.Argument(None, help="task JSONL (default: the shipped suite)")) -> None:
     """List tasks: id, package, mutation operator, FAIL_TO_PASS / PASS_TO_PASS counts."""
     from agentgym.tasks.swe.records import load_instances

@@ -1,7 +1,8 @@
 """CLI for the search-QA family.
 
-Mounted by agentgym.cli.main as `agentgym tasks search ...` (`tasks_app`: build, validate) and
-`agentgym search ...` (`app`: serve, index, query).
+Declared in the family's `commands` (envs/search/family.py) and mounted by the core as
+`agentgym tasks search ...` (`tasks_app`: build, validate) and `agentgym search ...` (`app`:
+serve, index, query). Heavy imports stay inside the commands.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Recall@k of supporting documents and oracle EM; exit 1 when a check fails."""
+    from agentgym.envs.search.validate import validate_suite
     from agentgym.tasks.search.suite import load_suite
-    from agentgym.tasks.search.validate import validate_suite
 
     with cli_errors():
         suite = load_suite(corpus=corpus, questions=questions)

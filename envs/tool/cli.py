@@ -1,4 +1,8 @@
-"""`agentgym mcp`: serve agentgym tool worlds as MCP servers, and inspect MCP servers."""
+"""`agentgym mcp`: serve agentgym tool worlds as MCP servers, and inspect MCP servers.
+
+Mounted as `agentgym mcp` by the tool family (`family.py`); `python -m agentgym.envs.tool.cli`
+runs the same app without the rest of the CLI (MCP-v0's default server is started this way).
+"""
 
 from __future__ import annotations
 
@@ -100,3 +104,7 @@ def call(
         raise typer.Exit(1) from exc
     finally:
         client.close()
+
+
+if __name__ == "__main__":
+    app()
