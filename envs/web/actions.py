@@ -85,6 +85,13 @@ def looks_like_action(text: str) -> bool:
     return "(" in source and head in ACTIONS
 
 
+def attempts_action(text: str) -> bool:
+    """Whether the reply, or its last non-empty line, starts like an action call (`click(...`):
+    a reply that fails to parse is then a malformed action rather than prose."""
+    lines = [line for line in text.strip().splitlines() if line.strip() and line.strip() != "```"]
+    return looks_like_action(text) or (bool(lines) and looks_like_action(lines[-1]))
+
+
 def parse_text_action(text: str) -> ToolCall:
     """The whole reply, or else its last non-empty line, as one action."""
     try:

@@ -1,4 +1,7 @@
-"""`agentgym tasks web ...`: validate custom task files, check oracles of suites, export generated tasks."""
+"""`agentgym tasks web ...`: validate custom task files, check oracles of suites, export generated tasks.
+
+Mounted by the Web family's plugin declaration (`envs/web/family.py`, mount path "tasks web").
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Web tasks: validate custom task files, check oracles, export generated tasks.",
+tasks_app = typer.Typer(help="Web tasks: validate custom task files, check oracles, export generated tasks.",
                   no_args_is_help=True)
 
 
@@ -29,7 +32,7 @@ def _report(runs: list, console) -> int:
     return failed
 
 
-@app.command("validate")
+@tasks_app.command("validate")
 def validate(
     file: Annotated[Path, typer.Argument(help="custom task file (.jsonl, .json, .yaml)")],
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="only these task ids")] = None,
@@ -43,7 +46,7 @@ def validate(
         from agentgym.envs.web.oracle import run_oracle
         from agentgym.tasks.web.custom import load_custom_tasks
 
-        specs = load_custom_tasks(file)
+        specs = load_custom_tasks(file)  # a broken file fails here, before Chromium starts
         console.print(f"{file}: {len(specs)} task(s) parsed")
         env = WebEnv(suite="custom", task_file=str(file), headless=not headed)
         try:
@@ -55,7 +58,7 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command("check-oracles")
+@tasks_app.command("check-oracles")
 def check_oracles(
     suite: Annotated[str, typer.Argument(help="shop | booking | mail | apps | miniwob")] = "apps",
     limit: Annotated[int, typer.Option(help="tasks per run (0 = all)")] = 10,
@@ -81,7 +84,7 @@ def check_oracles(
         raise typer.Exit(1)
 
 
-@app.command("export")
+@tasks_app.command("export")
 def export(
     suite: Annotated[str, typer.Argument(help="shop | booking | mail | apps")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output JSONL")],
@@ -92,24 +95,28 @@ def export(
     from agentgym.cli.common import cli_errors, console
 
     with cli_errors():
-        from agentgym.envs.web.apps.suite import AppSuite
+        from agentgym.errors import TaskError
+        from agentgym.tasks.web.source import web_tasks
 
-        s = AppSuite(suite, num_tasks=num_tasks, seed=seed)
+        if suite not in ("shop", "booking", "mail", "apps"):
+            raise TaskError(f"export writes the generated app suites (shop, booking, mail, apps), not {suite!r}")
+        source = web_tasks(suite, num_tasks=num_tasks, generator_seed=seed)
         with out.open("w", encoding="utf-8") as handle:
-            for task_id in s.task_ids():
-                handle.write(json.dumps(s.get_task(task_id).model_dump(mode="json")) + "\n")
-    console.print(f"wrote {len(s.task_ids())} tasks to {out}")
+            for task in source:
+                handle.write(json.dumps(task.model_dump(mode="json")) + "\n")
+    console.print(f"wrote {len(source)} tasks to {out}")
 
 
-@app.command("list")
+@tasks_app.command("list")
 def list_suites() -> None:
     """The web suites and their task counts."""
     from agentgym.cli.common import console
-    from agentgym.envs.web.apps.suite import AppSuite
-    from agentgym.envs.web.miniwob import EXCLUDED, ORACLES, all_task_names, playable_task_names
+    from agentgym.envs.web.miniwob import ORACLES
+    from agentgym.tasks.web.miniwob import EXCLUDED, all_task_names, playable_task_names
+    from agentgym.tasks.web.source import web_tasks
 
     console.print(f"miniwob: {len(playable_task_names())} playable of {len(all_task_names())} "
                   f"({len(EXCLUDED)} excluded: coordinates, drag, hover, selection, visual-only), {len(ORACLES)} with oracles")
     for name in ("shop", "booking", "mail"):
-        console.print(f"{name}: {len(AppSuite(name).task_ids())} generated tasks (num_tasks=N for more)")
+        console.print(f"{name}: {len(web_tasks(name))} generated tasks (num_tasks=N for more)")
     console.print("custom: suite='custom', task_file=PATH (validate with `agentgym tasks web validate PATH`)")

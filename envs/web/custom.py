@@ -1,15 +1,19 @@
-"""Custom tasks from a file (format: `agentgym.tasks.web.custom`): `suite="custom", task_file=...`."""
+"""Custom tasks from a file (format: `agentgym.tasks.web.custom`): `suite="custom", task_file=...`.
+
+Each task carries its whole spec (hidden); inline HTML pages are served by the env's server at
+`/custom/<id>`, and the checks (a JS expression, a DOM predicate, an expected answer) and the
+subgoal scripts run in the page.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from agentgym.errors import TaskError
-from agentgym.tasks.web.custom import CustomTaskSpec, load_custom_tasks
+from agentgym.tasks.web.custom import CustomTaskSpec
+from agentgym.tasks.web.task import WebTask
 
 from .apps.server import AppServer
-from .suite import Check, Suite, WebTask, origin_of
+from .suite import Check, Suite, origin_of
 
 PREDICATE_JS = """
 (p) => {
@@ -33,27 +37,18 @@ def _norm(text: str) -> str:
 class CustomSuite(Suite):
     name = "custom"
 
-    def __init__(self, task_file: str | Path | None = None, tasks: list[CustomTaskSpec] | None = None) -> None:
-        if tasks is None:
-            if task_file is None:
-                raise TaskError('suite="custom" needs task_file=PATH (see agentgym.tasks.web.custom)')
-            tasks = load_custom_tasks(task_file)
-        self.specs = {t.id: t for t in tasks}
+    def __init__(self) -> None:
         self.server: AppServer | None = None
+        self._spec: CustomTaskSpec | None = None  # the current episode's
 
-    def task_ids(self) -> list[str]:
-        return list(self.specs)
+    def _spec_of(self, task: WebTask) -> CustomTaskSpec:
+        if self._spec is None or self._spec.id != task.id:
+            self._spec = CustomTaskSpec.model_validate(task.spec)
+        return self._spec
 
-    def get_task(self, task_id: str) -> WebTask:
-        spec = self.specs.get(task_id)
-        if spec is None:
-            raise TaskError(f"unknown custom task {task_id!r}; tasks: {', '.join(list(self.specs)[:10])}")
-        return WebTask(id=spec.id, suite="custom", prompt=spec.goal, start_url=spec.start_url or f"/custom/{spec.id}",
-                       allowed_origins=list(spec.allowed_origins or []), subgoals=[s.name for s in spec.subgoals],
-                       oracle=spec.oracle, metadata=dict(spec.metadata))
-
-    def start(self, env: Any, page: Any, task: WebTask, seed: int) -> WebTask:
-        spec = self.specs[task.id]
+    def start(self, page: Any, task: WebTask, seed: int) -> WebTask:
+        self._spec = None
+        spec = self._spec_of(task)
         if spec.html is not None:
             if self.server is None:
                 self.server = AppServer()
@@ -66,7 +61,7 @@ class CustomSuite(Suite):
         return task.model_copy(update={"start_url": url, "allowed_origins": allowed})
 
     def check(self, page: Any, task: WebTask, answer: str | None) -> Check:
-        spec = self.specs[task.id]
+        spec = self._spec_of(task)
         results = []
         if spec.success_js:
             results.append(bool(page.evaluate(f"() => {{ try {{ return !!({spec.success_js}); }} catch (e) {{ return false; }} }}")))
@@ -81,7 +76,10 @@ class CustomSuite(Suite):
             if page.evaluate(f"() => {{ try {{ return !!({subgoal.js}); }} catch (e) {{ return false; }} }}"):
                 reached.add(subgoal.name)
         done = success and spec.end_on_success and spec.answer is None
-        return Check(done=done, score=1.0 if success else 0.0, success=success, subgoals=reached)
+        return Check(done=done, score=1.0 if success else 0.0, subgoals=reached)
+
+    def site_origin(self) -> str | None:
+        return self.server.origin if self.server is not None else None
 
     def close(self) -> None:
         if self.server is not None:

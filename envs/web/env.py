@@ -11,10 +11,16 @@ Actions: `click(id)`, `fill(id, text)`, `select(id, option)`, `press(key)`, `scr
 `goto(url)` (only inside the task's allowed origins), `go_back()`, `answer(text)`; as tool calls
 or in the text grammar of `agentgym.envs.web.actions`.
 
-Reward components: trajectory `outcome` (MiniWoB: the task's own JS reward, success if > 0;
-shop: the WebShop score; others: 0/1) and `success`; step `subgoal` (share of the task's
-checklist newly reached), `noop` (the page did not change), plus the base class's `action_valid`
-and `repeated_action`. The default spec (reward.yaml) is G-RA with the outcome gating the rest.
+Reward components: trajectory `outcome` (shop: the WebShop score in [0, 1]; MiniWoB: 1 when the
+task's own JS reward is > 0, else 0; booking, mail, custom: 0/1), `subgoal_fraction` (the share of
+the task's checklist reached: the env's checklist) and the suite's numbers (MiniWoB `raw_reward`,
+shop `orders`, booking `validation_errors`, mail `sent`); step `subgoal` (share of the checklist
+newly reached), `noop` (the page did not change), plus the core's `action_valid` and
+`repeated_action`. An episode succeeds when its outcome is 1 (`Outcome(success_threshold=1.0)`).
+The default spec (reward.yaml) is G-RA with the outcome gating the rest.
+
+Tasks come from `agentgym.tasks.web.source.web_tasks` (the `suite`, `task`, `task_file` and
+`num_tasks` kwargs); every Playwright call runs on the env's own browser thread (`execute`).
 """
 
 from __future__ import annotations
@@ -25,22 +31,31 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from gymnasium import spaces
 
 from agentgym.env import AgentEnv, EpisodeStart
-from agentgym.errors import InfrastructureError, TaskError, ToolError
+from agentgym.errors import ActionParseError, InfrastructureError, TaskError, ToolError
+from agentgym.outcome import Outcome
+from agentgym.rewards.components import Component, step_component, trajectory_component
 from agentgym.spaces import AnyText
+from agentgym.tasks.web.source import SUITES, canonical_task_id, web_tasks
+from agentgym.tasks.web.task import WebTask
 from agentgym.tools import ToolCall, tool
 
-from .actions import ACTIONS, ActionSyntaxError, parse_text_action
+from .actions import ACTIONS, ActionSyntaxError, attempts_action, parse_text_action
 from .browser import Browser, is_dead_browser_error
 from .observe import PageState, format_observation, read_page
 from .spaces import PngBytes, blank_png
-from .suite import Check, Suite, WebTask, url_allowed
+from .suite import Check, Suite, url_allowed
+
+R = TypeVar("R")
 
 _ID_OK = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
+#: how the agent sees the origin of the env's own server (its port is random), so that episodes on
+#: served pages read the same in every env instance and replay exactly; `goto` maps it back
+SITE_ORIGIN = "http://site.test"
 
 SYSTEM_PROMPT = """You control a web browser to reach a goal. Each observation shows the page as a list of elements, one per line, as `[id] role "name" properties`.
 Act with exactly one action per turn, either as a tool call or as one line of text:
@@ -54,27 +69,39 @@ Act with exactly one action per turn, either as a tool call or as one line of te
   answer("text")          give your final answer (ends the episode)"""
 
 
-def make_suite(name: str, **kwargs: Any) -> Suite:
+def make_suite(name: str) -> Suite:
+    """The browser side of a web suite (its tasks: `agentgym.tasks.web.source.web_tasks`)."""
     if name == "miniwob":
         from .miniwob import MiniWoBSuite
 
-        return MiniWoBSuite(**kwargs)
+        return MiniWoBSuite()
     if name in ("shop", "booking", "mail", "apps"):
         from .apps.suite import AppSuite
 
-        return AppSuite(name, **kwargs)
+        return AppSuite(name)
     if name == "custom":
         from .custom import CustomSuite
 
-        return CustomSuite(**kwargs)
-    raise TaskError(f"unknown web suite {name!r}; suites: miniwob, shop, booking, mail, apps, custom")
+        return CustomSuite()
+    raise TaskError(f"unknown web suite {name!r}; suites: {', '.join(SUITES)}")
 
 
-class WebEnv(AgentEnv):
+class WebEnv(AgentEnv[WebTask]):
     """Browser tasks in Chromium through Playwright (see the module docstring)."""
 
     default_reward = Path(__file__).with_name("reward.yaml")
-    component_bounds = {"subgoal": (0.0, 1.0), "noop": (0.0, 1.0)}
+    components = (
+        step_component("subgoal", description="share of the task's checklist newly reached by the step"),
+        step_component("noop", description="1 when the action left the page unchanged"),
+        trajectory_component("outcome", description="shop: the WebShop score; MiniWoB: 1 if the task's reward > 0; "
+                                                    "booking, mail, custom: 1 on success; else 0"),
+        trajectory_component("subgoal_fraction", description="share of the task's checklist reached (the "
+                                                             "outcome for a task without a checklist)"),
+    )
+    # One numeric outcome for every suite (the shop's WebShop score is partial credit), so success is a
+    # threshold: 1.0 is the shop's perfect score and the 1 of the binary suites (MiniWoB's outcome is
+    # 1 exactly when its raw reward is > 0).
+    outcome = Outcome(component="outcome", success_threshold=1.0, checklist="subgoal_fraction")
     default_max_turns = 30
 
     def __init__(
@@ -90,19 +117,13 @@ class WebEnv(AgentEnv):
         max_tree_lines: int = 400,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
         if obs_mode not in ("text", "text+screenshot"):
             raise ValueError(f"obs_mode must be 'text' or 'text+screenshot', got {obs_mode!r}")
-        suite_kwargs: dict[str, Any] = {}
-        if task_file is not None:
-            suite_kwargs["task_file"] = task_file
-        if num_tasks is not None:
-            suite_kwargs["num_tasks"] = num_tasks
         self.suite_name = suite
-        self.suite = make_suite(suite, **suite_kwargs)
-        self.fixed_task = task
-        if task is not None:
-            self.suite.get_task(self._qualify(task))  # fail early on an unknown id
+        self.suite = make_suite(suite)  # before super().__init__: its components are declared there
+        source = web_tasks(suite, task=task, task_file=task_file, num_tasks=num_tasks)
+        source.ids()  # a broken task file or an unknown `task` fails here, not at the first reset
+        super().__init__(tasks=source, **kwargs)
         self.obs_mode = obs_mode
         if obs_mode == "text+screenshot":
             self.observation_space = spaces.Dict({"text": AnyText(), "screenshot": PngBytes()})
@@ -111,7 +132,7 @@ class WebEnv(AgentEnv):
         self.browser = Browser(headless=headless)
         # Playwright's sync API is bound to one thread; rollouts may call the env from several
         # (thread pools, asyncio.to_thread). Every browser call runs on this env's own thread.
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentgym-web")
+        self._worker: ThreadPoolExecutor | None = None
         self._worker_thread: threading.Thread | None = None
         self.page: Any = None
         self._state: PageState | None = None
@@ -123,24 +144,25 @@ class WebEnv(AgentEnv):
         self._episode_seed = 0
         self.timings: dict[str, float] = {}
 
-    # ------------------------------------------------------------------ tasks
-    def _qualify(self, task_id: str) -> str:
-        return task_id
+    def declared_components(self) -> dict[str, Component]:
+        declared = super().declared_components()
+        declared.update({c.name: c for c in self.suite.components})
+        return declared
 
-    def task_ids(self) -> list[str]:
-        return self.suite.task_ids()
+    # ------------------------------------------------------------------ tasks
+    def select_task(self, task_id: str | None, options: dict[str, Any]) -> WebTask:
+        """As the core's, and a MiniWoB++ task may also be named `miniwob/<name>-v1` or `miniwob.<name>`."""
+        if task_id is not None and self.tasks is not None:
+            canonical = canonical_task_id(self.suite_name, task_id)
+            if canonical in self.tasks:
+                task_id = canonical
+        return super().select_task(task_id, options)
 
     def default_system_prompt(self) -> str:
         return SYSTEM_PROMPT
 
-    def _start_episode(self, task_id: str | None, options: dict[str, Any]) -> EpisodeStart:
+    def start_episode(self, task: WebTask, options: dict[str, Any]) -> EpisodeStart:
         started = time.perf_counter()
-        if task_id is None:
-            task_id = self.fixed_task
-        if task_id is None:
-            ids = self.suite.task_ids()
-            task_id = ids[int(self.np_random.integers(len(ids)))]
-        task = self.suite.get_task(task_id)
         self._episode_seed = int(self.np_random.integers(2**31 - 1))
         self._last_error = None
         self._answer = None
@@ -148,7 +170,7 @@ class WebEnv(AgentEnv):
         self._check = Check()
         try:
             self.page = self.browser.new_page()
-            task = self.suite.start(self, self.page, task, self._episode_seed)
+            task = self.suite.start(self.page, task, self._episode_seed)
             self._state = self._read()
         except InfrastructureError:
             raise
@@ -157,7 +179,7 @@ class WebEnv(AgentEnv):
                 # the browser died between episodes: relaunch once and retry
                 self.browser.close_context()
                 self.page = self.browser.new_page()
-                task = self.suite.start(self, self.page, task, self._episode_seed)
+                task = self.suite.start(self.page, task, self._episode_seed)
                 self._state = self._read()
             else:
                 raise
@@ -166,29 +188,29 @@ class WebEnv(AgentEnv):
         return EpisodeStart(task=task, prompt=prompt, system_prompt=SYSTEM_PROMPT)
 
     # ------------------------------------------------------------------ browser thread
-    def run_in_browser(self, fn: Callable[[], Any]) -> Any:
+    def run_in_browser(self, fn: Callable[[], R]) -> R:
         """Run `fn` on the env's browser thread (use it to touch `env.page` directly)."""
         if threading.current_thread() is self._worker_thread:
             return fn()
+        if self._worker is None:  # first use, or first use after close()
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentgym-web")
 
-        def wrapped() -> Any:
+        def wrapped() -> R:
             self._worker_thread = threading.current_thread()
             return fn()
 
         return self._worker.submit(wrapped).result()
 
-    # ------------------------------------------------------------------ Gymnasium API (screenshot mode)
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        def run() -> tuple[Any, dict[str, Any]]:
-            obs, info = AgentEnv.reset(self, seed=seed, options=options)
-            return self._wrap(obs), info
+    def execute(self, work: Callable[[], R]) -> R:
+        """Reset, step, truncate and close run on the browser thread. In screenshot mode the
+        observation of a reset or step result becomes `{"text", "screenshot"}` here: the core's
+        pipeline produces text observations and has no hook for richer ones."""
 
-        return self.run_in_browser(run)
-
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        def run() -> tuple[Any, float, bool, bool, dict[str, Any]]:
-            obs, reward, terminated, truncated, info = AgentEnv.step(self, action)
-            return self._wrap(obs), reward, terminated, truncated, info
+        def run() -> R:
+            result = work()
+            if self.obs_mode != "text" and isinstance(result, tuple) and result and isinstance(result[0], str):
+                return (self._wrap(result[0]), *result[1:])  # type: ignore[return-value]
+            return result
 
         return self.run_in_browser(run)
 
@@ -213,8 +235,22 @@ class WebEnv(AgentEnv):
 
     # ------------------------------------------------------------------ observation helpers
     def _read(self) -> PageState:
-        return read_page(self.page, root=self.suite.root_selector, hide=self.suite.hide_ids,
-                         max_lines=self.max_tree_lines)
+        state = read_page(self.page, root=self.suite.root_selector, hide=self.suite.hide_ids,
+                          max_lines=self.max_tree_lines)
+        state.url = self._shown(state.url)
+        return state
+
+    def _shown(self, text: str) -> str:
+        """`text` with the suite server's origin written as `SITE_ORIGIN`."""
+        site = self.suite.site_origin()
+        return text.replace(site, SITE_ORIGIN) if site else text
+
+    def _actual(self, url: str) -> str:
+        """A URL the agent wrote with `SITE_ORIGIN`, pointed at the suite's server."""
+        site = self.suite.site_origin()
+        if site and (url == SITE_ORIGIN or url.startswith(SITE_ORIGIN + "/")):
+            return site + url[len(SITE_ORIGIN):]
+        return url
 
     def _infra(self, exc: BaseException) -> InfrastructureError:
         return InfrastructureError(f"the browser failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
@@ -251,7 +287,8 @@ class WebEnv(AgentEnv):
                 and previous.signature() == self._state.signature()):
             self.emit("noop", 1.0)
         self._last_error = error
-        text = format_observation(self._state, error=error, result=result)
+        error = self._shown(error) if error else error
+        text = self._shown(format_observation(self._state, error=error, result=result))
         if self._check.done:
             self.finish()
             text += "\n\nThe task has ended."
@@ -260,7 +297,7 @@ class WebEnv(AgentEnv):
         return text
 
     def _update_check(self) -> None:
-        assert isinstance(self.task, WebTask)
+        assert self.task is not None
         try:
             check = self.suite.check(self.page, self.task, self._answer)
         except Exception as exc:
@@ -390,12 +427,13 @@ class WebEnv(AgentEnv):
         """
         from urllib.parse import urljoin
 
-        assert isinstance(self.task, WebTask)
-        target = urljoin(self.page.url, url)
+        assert self.task is not None
+        target = urljoin(self.page.url, self._actual(url))
         if not url_allowed(target, self.task.allowed_origins):
-            allowed = ", ".join(self.task.allowed_origins) or "(none)"
+            allowed = self._shown(", ".join(self.task.allowed_origins)) or "(none)"
             raise ToolError(f"goto({url!r}) is outside the task's allowed origins ({allowed})")
-        return self._perform(f"Opened {target}", lambda: self.page.goto(target, wait_until="domcontentloaded"))
+        return self._perform(f"Opened {self._shown(target)}",
+                             lambda: self.page.goto(target, wait_until="domcontentloaded"))
 
     @tool
     def go_back(self) -> str:
@@ -415,25 +453,24 @@ class WebEnv(AgentEnv):
         return f"Answer recorded: {text!r}. The episode has ended."
 
     # ------------------------------------------------------------------ text grammar
-    def _parse_text_action(self, text: str) -> list[ToolCall] | None:
+    def parse_text_action(self, text: str) -> list[ToolCall] | None:
         self._grammar_error = None
         try:
             return [parse_text_action(text)]
         except ActionSyntaxError as exc:
-            self._grammar_error = str(exc)
+            if attempts_action(text):  # a malformed action: the agent sees what is wrong with it
+                raise ActionParseError(f"{exc}. {_action_help()}") from None
+            self._grammar_error = str(exc)  # prose without an action: `no_call_message` says why
             return None
 
-    def _no_call_message(self) -> str:
+    def no_call_message(self) -> str:
         reason = f" ({self._grammar_error})" if self._grammar_error else ""
-        names = ", ".join(f"{n}({', '.join(p)})" for n, p in ACTIONS.items())
-        return (
-            f"Error: no valid action found in your reply{reason}. Reply with one action such as "
-            f"click(\"12\"), or a tool call. Actions: {names}."
-        )
+        self._grammar_error = None
+        return f"Error: no valid action found in your reply{reason}. {_action_help()}"
 
     # ------------------------------------------------------------------ episode end
-    def _trajectory_components(self, truncated: bool) -> dict[str, float | str]:
-        assert isinstance(self.task, WebTask)
+    def score_episode(self, truncated: bool) -> dict[str, float | str]:
+        assert self.task is not None
         if self.page is None or not self.browser.alive:
             raise InfrastructureError("the browser is gone; the episode cannot be graded")
         try:
@@ -442,53 +479,51 @@ class WebEnv(AgentEnv):
             self._guard_alive(exc)
             raise InfrastructureError(f"grading failed: {exc}") from exc
         self._check = check
+        outcome = float(max(0.0, min(1.0, check.score)))
         reached = self._reached | check.subgoals
         n = len(self.task.subgoals)
         components: dict[str, float | str] = {
-            "outcome": float(max(0.0, min(1.0, check.score))),
-            "success": float(check.success),
-            "subgoal_fraction": (len(reached & set(self.task.subgoals)) / n) if n else float(check.success),
+            "outcome": outcome,
+            "subgoal_fraction": (len(reached & set(self.task.subgoals)) / n) if n else outcome,
         }
         for key, value in check.detail.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 components[key] = float(value)
         return components
 
-    def _episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
+    def episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
         return {
-            "success": float(trajectory_components.get("success", 0.0)),
             "score": float(trajectory_components.get("outcome", 0.0)),
-            "subgoal_fraction": float(trajectory_components.get("subgoal_fraction", 0.0)),
             "answered": float(self._answer is not None),
-            "turns": float(self.turn),
         }
 
-    def oracle_actions(self) -> list[str | dict[str, Any]] | None:
+    def oracle_actions(self) -> list[str | dict[str, Any] | ToolCall | list[ToolCall]] | None:
         if self.task is None or self.page is None:
             return None
-        assert isinstance(self.task, WebTask)
         task = self.task
         actions = self.run_in_browser(lambda: self.suite.oracle(self.page, task))
         return list(actions) if actions is not None else None
 
-    def _end_episode(self) -> None:
-        pass  # the context is replaced at the next reset; close() frees everything
-
     def close(self) -> None:
         if getattr(self, "_worker", None) is None:
-            return
+            return  # never used since construction or the last close: no browser, no server
         try:
-            self.run_in_browser(self._close_in_thread)
+            super().close()  # ends an open episode, on the browser thread (`execute`)
+            self.run_in_browser(self._release)
         finally:
+            assert self._worker is not None
             self._worker.shutdown(wait=True)
-            self._worker = None  # type: ignore[assignment]
+            self._worker = None
+            self._worker_thread = None
 
-    def _close_in_thread(self) -> None:
+    def _release(self) -> None:
         try:
-            super().close()
+            self.suite.close()
         finally:
-            try:
-                self.suite.close()
-            finally:
-                self.browser.close()
-                self.page = None
+            self.browser.close()
+            self.page = None
+
+
+def _action_help() -> str:
+    names = ", ".join(f"{n}({', '.join(p)})" for n, p in ACTIONS.items())
+    return f"Reply with one action such as click(\"12\"), or a tool call. Actions: {names}."

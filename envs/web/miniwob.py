@@ -1,42 +1,25 @@
-"""MiniWoB++ from the PyPI `miniwob` package, served from local `file://` URLs.
+"""MiniWoB++ in the browser: episode control, the outcome check, and oracles that read the page.
 
-Episode control uses the same JavaScript hooks as miniwob's own Python env
-(`miniwob/selenium_instance.py`): `Math.seedrandom(seed)`, `core.startEpisodeReal()`,
-`WOB_TASK_READY`, and the result globals `WOB_DONE_GLOBAL`, `WOB_RAW_REWARD_GLOBAL`,
-`WOB_REWARD_REASON`. The episode timer (`core.EPISODE_MAX_TIME`, 10 s by default, far too short
-for an LLM) is raised to an hour; the outcome is the task's raw reward (success if > 0).
-
-Tasks that need pixel coordinates, dragging, drawing, hovering or text selection cannot be done
-with element actions; they are listed in `EXCLUDED` with the reason and left out of the suite.
+The tasks (one per page of the PyPI `miniwob` package, served from local `file://` URLs, and
+the list of those left out) are task data: `agentgym.tasks.web.miniwob`. Episode control uses the
+same JavaScript hooks as miniwob's own Python env (`miniwob/selenium_instance.py`):
+`Math.seedrandom(seed)`, `core.startEpisodeReal()`, `WOB_TASK_READY`, and the result globals
+`WOB_DONE_GLOBAL`, `WOB_RAW_REWARD_GLOBAL`, `WOB_REWARD_REASON`. The episode timer
+(`core.EPISODE_MAX_TIME`, 10 s by default, far too short for an LLM) is raised to an hour. The outcome is 1 when the task's raw reward is > 0 (MiniWoB++'s
+own success rule) and 0 otherwise; the raw reward in [-1, 1] is the `raw_reward` component.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from agentgym.errors import InfrastructureError, TaskError
+from agentgym.rewards.components import trajectory_component
+from agentgym.tasks.web.task import WebTask
 
-from .suite import Check, Suite, WebTask
-
-EXCLUDED: dict[str, str] = {
-    **{t: "drag and drop" for t in ("drag-box", "drag-circle", "drag-cube", "drag-items", "drag-items-grid",
-                                    "drag-shapes", "drag-shapes-2", "drag-single-shape", "drag-sort-numbers")},
-    **{t: "drawing with the mouse" for t in ("draw-circle", "draw-line")},
-    **{t: "pixel coordinates" for t in ("bisect-angle", "circle-center", "right-angle", "find-midpoint",
-                                        "chase-circle", "moving-items", "hot-cold", "count-sides",
-                                        "daily-calendar", "use-colorwheel", "use-colorwheel-2", "click-pie",
-                                        "click-pie-nodelay", "grid-coordinate", "resize-textarea")},
-    **{t: "text selection / clipboard" for t in ("highlight-text", "highlight-text-2", "copy-paste",
-                                                 "copy-paste-2", "text-editor")},
-    **{t: "mouse hover" for t in ("hover-shape",)},
-    **{t: "slider dragging" for t in ("use-slider", "use-slider-2")},
-    **{t: "needs an HTTP server (flight data)" for t in ("book-flight", "book-flight-nodelay")},
-    **{t: "needs watching an animation" for t in ("simon-says",)},
-    **{t: "visual only: the targets carry no text in the DOM" for t in ("click-color", "tic-tac-toe")},
-}
+from .suite import Check, Suite
 
 EPISODE_MAX_TIME_MS = 3_600_000
 
@@ -49,52 +32,16 @@ START_JS = (
 STATE_JS = "() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON, WOB_TASK_READY]"
 
 
-def html_dir() -> Path:
-    try:
-        import miniwob
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise TaskError("the MiniWoB++ suite needs the `miniwob` package: pip install 'agentgym[web]'") from exc
-    return Path(miniwob.__file__).parent / "html" / "miniwob"
-
-
-def all_task_names() -> list[str]:
-    return sorted(p.stem for p in html_dir().glob("*.html"))
-
-
-def playable_task_names() -> list[str]:
-    return [t for t in all_task_names() if t not in EXCLUDED]
-
-
 class MiniWoBSuite(Suite):
     name = "miniwob"
     root_selector = "body"
     hide_ids = ["reward-display", "sync-task-cover", "click-canvas"]
     screenshot_selector = "#wrap"
+    components = (
+        trajectory_component("raw_reward", -1.0, 1.0, description="the MiniWoB++ task's own reward (0 until it ends)"),
+    )
 
-    def __init__(self, tasks: list[str] | None = None, include_excluded: bool = False) -> None:
-        self.directory = html_dir()
-        names = tasks or (all_task_names() if include_excluded else playable_task_names())
-        self._names = [n.removeprefix("miniwob/").removesuffix("-v1") for n in names]
-
-    def task_ids(self) -> list[str]:
-        return list(self._names)
-
-    def get_task(self, task_id: str) -> WebTask:
-        name = task_id.removeprefix("miniwob/").removeprefix("miniwob.").removesuffix("-v1")
-        path = self.directory / f"{name}.html"
-        if not path.exists():
-            raise TaskError(f"unknown MiniWoB task {task_id!r} (see MiniWoBSuite().task_ids())")
-        url = path.as_uri()
-        return WebTask(
-            id=name,
-            suite="miniwob",
-            prompt="",
-            start_url=url,
-            allowed_origins=[url],
-            metadata={"benchmark": "MiniWoB++", "excluded": EXCLUDED.get(name)},
-        )
-
-    def start(self, env: Any, page: Any, task: WebTask, seed: int) -> WebTask:
+    def start(self, page: Any, task: WebTask, seed: int) -> WebTask:
         page.goto(task.start_url, wait_until="load")
         ready, utterance = page.evaluate(START_JS, seed)
         deadline = time.monotonic() + 2.0
@@ -109,9 +56,9 @@ class MiniWoBSuite(Suite):
 
     def check(self, page: Any, task: WebTask, answer: str | None) -> Check:
         done, raw, reason, _ready = page.evaluate(STATE_JS)
-        raw = float(raw or 0.0)
-        return Check(done=bool(done), score=max(0.0, raw) if done else 0.0, success=bool(done) and raw > 0,
-                     detail={"raw_reward": raw if done else 0.0, "reason": reason})
+        raw = max(-1.0, min(1.0, float(raw or 0.0))) if done else 0.0
+        return Check(done=bool(done), score=1.0 if done and raw > 0 else 0.0,
+                     detail={"raw_reward": raw, "reason": reason})
 
     def oracle(self, page: Any, task: WebTask) -> list[str] | None:
         solver = ORACLES.get(task.id)

@@ -51,7 +51,6 @@ def run_oracle(env: Any, task_id: str, seed: int = 0) -> OracleRun:
     run.terminated = bool(terminated)
     run.reward = total
     run.reward_invalid = bool(info.get("reward_invalid"))
-    components = info.get("trajectory_components", {})
-    run.outcome = float(components.get("outcome", 0.0))
-    run.success = bool(components.get("success", 0.0))
+    run.outcome = float(info.get("trajectory_components", {}).get("outcome", 0.0))
+    run.success = bool(info.get("success"))
     return run

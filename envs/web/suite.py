@@ -1,4 +1,9 @@
-"""What a web task suite provides to `WebEnv`: tasks, episode setup, checks and oracles."""
+"""What a web suite provides to `WebEnv` in the browser: episode setup, checks and oracles.
+
+The suites' tasks are task data (`agentgym.tasks.web`); a suite here runs them: it opens a task's
+page (serving it when the suite has a server), reads the page or app state into a `Check`, and
+plays oracles that read the live page (MiniWoB++).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field
-
-from agentgym.task import Task, hidden
-
-
-class WebTask(Task):
-    """One web task. `prompt` is the goal text shown to the agent."""
-
-    suite: str
-    start_url: str = ""
-    allowed_origins: list[str] = Field(default_factory=list)
-    subgoals: list[str] = Field(default_factory=list)  # checklist names, in the usual order
-    oracle: list[str] | None = hidden(None)
-    spec: dict[str, Any] = hidden(default_factory=dict)  # what the success check compares against
+from agentgym.rewards.components import Component
+from agentgym.tasks.web.task import WebTask
 
 
 @dataclass
@@ -27,10 +20,9 @@ class Check:
     """The state of the task after a step."""
 
     done: bool = False  # the page or app reached a terminal state (purchase made, episode over)
-    score: float = 0.0  # outcome in [0, 1] (WebShop-style partial score for the shop)
-    success: bool = False
+    score: float = 0.0  # the outcome in [0, 1]: the WebShop score for the shop, else 1 for success, 0 otherwise
     subgoals: set[str] = field(default_factory=set)
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)  # numbers become trajectory components (`Suite.components`)
 
 
 class Suite:
@@ -40,14 +32,10 @@ class Suite:
     root_selector: str | None = None  # observe only below this element
     hide_ids: list[str] = []
     screenshot_selector: str | None = None
+    #: the trajectory components the suite's `Check.detail` numbers become (declared by the env)
+    components: tuple[Component, ...] = ()
 
-    def task_ids(self) -> list[str]:
-        raise NotImplementedError  # abstract: each subclass implements it
-
-    def get_task(self, task_id: str) -> WebTask:
-        raise NotImplementedError  # abstract: each subclass implements it
-
-    def start(self, env: Any, page: Any, task: WebTask, seed: int) -> WebTask:
+    def start(self, page: Any, task: WebTask, seed: int) -> WebTask:
         """Set the episode up, navigate to the start page; returns the episode's task (goal filled in)."""
         raise NotImplementedError  # abstract: each subclass implements it
 
@@ -56,6 +44,10 @@ class Suite:
 
     def oracle(self, page: Any, task: WebTask) -> list[str] | None:
         return task.oracle
+
+    def site_origin(self) -> str | None:
+        """The origin of the suite's own server (random port), when it serves pages."""
+        return None
 
     def close(self) -> None:
         pass

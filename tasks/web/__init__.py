@@ -1,5 +1,6 @@
-"""Web task suites: generated app tasks (see `agentgym.envs.web.apps`), MiniWoB++ task lists, and
-custom tasks from files (`custom.py`, examples in `examples/`)."""
+"""agentgym.tasks.web: the Web family's tasks. `WebTask` (task.py); MiniWoB++ task lists
+(miniwob.py); the generated app suites' worlds and task generators (apps/); custom tasks from
+files (custom.py, examples in `examples/`); `web_tasks`, the family's task source (source.py)."""
 
 from pathlib import Path
 

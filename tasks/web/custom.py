@@ -17,6 +17,9 @@ Fields of one task:
   oracle        the gold action list, e.g. ["fill(\"name\", \"Ada\")", "click(\"save\")"]
   end_on_success    end the episode as soon as the check passes (default true)
 At least one of success_js, success, answer is required.
+
+`custom_web_task` turns a spec into the `WebTask` the env plays; the whole spec travels in the
+task's hidden `spec` field, which the env's custom suite checks against.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentgym.errors import TaskError
+
+from .task import WebTask
 
 
 class DomPredicate(BaseModel):
@@ -123,3 +128,10 @@ def load_custom_tasks(path: str | Path) -> list[CustomTaskSpec]:
     if dupes:
         raise TaskError(f"{path}: duplicate task ids: {', '.join(dupes)}")
     return tasks
+
+
+def custom_web_task(spec: CustomTaskSpec) -> WebTask:
+    """The `WebTask` of a custom task (its HTML, checks and subgoal scripts kept hidden in `spec`)."""
+    return WebTask(id=spec.id, suite="custom", prompt=spec.goal, start_url=spec.start_url or f"/custom/{spec.id}",
+                   allowed_origins=list(spec.allowed_origins or []), subgoals=[s.name for s in spec.subgoals],
+                   oracle=spec.oracle, spec=spec.model_dump(mode="json"), metadata=dict(spec.metadata))

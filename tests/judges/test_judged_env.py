@@ -82,3 +82,31 @@ def test_env_refuses_a_group_judge():
     spec["judges"] = {"judge_ok": {"kind": "pairwise", "model": "scripted:Winner: A"}}
     with pytest.raises(SpecError, match=r"judges\.judge_ok\.kind: .*agentgym judge rescore"):
         gym.make("agentgym/StallOrSubmit-v0", reward=spec, max_turns=2)
+
+
+def test_cli_run_with_a_judged_spec_scores_the_judge_live(tmp_path):
+    """`agentgym run --reward judged.yaml`: the judge (a scripted policy string as its model) is
+    called in the episode itself; its score, verdict and rationale land in the trajectory."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from agentgym.trajectory import read_trajectories
+
+    spec = tmp_path / "judged.yaml"
+    spec.write_text(yaml.safe_dump(_spec("scripted:Verdict: YES")))
+    out = tmp_path / "run.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "agentgym.cli.main", "run", "agentgym/StallOrSubmit-v0", "--policy", "oracle",
+         "-n", "2", "--reward", str(spec), "-e", "pass_prob=1.0", "-o", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    records = read_trajectories(out).records
+    assert len(records) == 2
+    for record in records:
+        assert record.success and not record.reward_invalid
+        assert record.judgments["judge_ok"]["valid"] and record.trajectory_components["judge_ok"] == 1.0
+        assert record.report.level("judge").value == pytest.approx(0.5)
+        assert record.report.return_ == pytest.approx(1.0 + 0.5)  # outcome tests_pass + 0.5 x judge score 1

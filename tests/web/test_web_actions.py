@@ -2,7 +2,7 @@
 
 import pytest
 
-from agentgym.envs.web.actions import ActionSyntaxError, parse_call, parse_text_action
+from agentgym.envs.web.actions import ActionSyntaxError, attempts_action, parse_call, parse_text_action
 from agentgym.envs.web.suite import url_allowed
 
 
@@ -67,3 +67,14 @@ def test_url_allowed():
     files = ["file:///opt/miniwob/html/miniwob/click-button.html"]
     assert url_allowed("file:///opt/miniwob/html/miniwob/click-button.html", files)
     assert not url_allowed("file:///opt/miniwob/html/miniwob/click-link.html", files)
+
+
+@pytest.mark.parametrize(
+    ("text", "attempted"),
+    [('click("12"', True), ('I will click it.\nfill("3")x', True), ("click the button", False),
+     ("I am not sure what to do.", False), ('__import__("os")', False)],
+)
+def test_a_broken_action_is_told_from_prose(text, attempted):
+    """A reply that starts like an action but breaks the grammar is a malformed action
+    (ActionParseError); prose without an action gets the env's no-call message."""
+    assert attempts_action(text) is attempted

@@ -1,4 +1,4 @@
-"""Custom web tasks from files and `agentgym tasks web validate`."""
+"""Custom web tasks from files and `agentgym tasks web validate` (the family's `tasks web` commands)."""
 
 import json
 
@@ -6,9 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 from agentgym.cli.main import app
+from agentgym.envs.web.cli import tasks_app
+from agentgym.envs.web.family import FAMILY
 from agentgym.errors import TaskError
+from agentgym.family import load_object
 from agentgym.tasks.web import EXAMPLES
-from agentgym.tasks.web.custom import load_custom_tasks
+from agentgym.tasks.web.custom import custom_web_task, load_custom_tasks
 
 EXAMPLE_FILE = EXAMPLES / "custom_tasks.jsonl"
 
@@ -36,17 +39,35 @@ def test_bad_task_files_name_the_problem(tmp_path, record, message):
     assert f"{path}:1" in str(info.value) and message in str(info.value)
 
 
+def test_custom_task_keeps_its_checks_hidden():
+    task = custom_web_task(load_custom_tasks(EXAMPLE_FILE)[0])
+    assert task.suite == "custom" and task.subgoals == ["clicked_once"]
+    assert task.spec["success_js"] and task.oracle
+    public = task.public()
+    assert "spec" not in public and "oracle" not in public
+
+
+def test_tasks_web_commands_are_declared_by_the_family():
+    assert FAMILY.commands["tasks web"] == "agentgym.envs.web.cli:tasks_app"
+    assert load_object(FAMILY.commands["tasks web"]) is tasks_app
+
+
+def _tasks_web(*args: str):
+    """`agentgym tasks web ARGS` (mounted from the family's `commands`)."""
+    return CliRunner().invoke(app, ["tasks", "web", *args])
+
+
 def test_validate_cli_rejects_a_broken_file(tmp_path):
     path = tmp_path / "tasks.jsonl"
     path.write_text("{not json\n")
-    result = CliRunner().invoke(app, ["tasks", "web", "validate", str(path)])
+    result = _tasks_web("validate", str(path))
     assert result.exit_code == 2
     assert "not valid JSON" in result.output
 
 
 @pytest.mark.browser
 def test_validate_cli_runs_the_oracles(tmp_path):
-    result = CliRunner().invoke(app, ["tasks", "web", "validate", str(EXAMPLE_FILE)])
+    result = _tasks_web("validate", str(EXAMPLE_FILE))
     assert result.exit_code == 0, result.output
     assert "3/3 tasks solved" in result.output
 
@@ -56,6 +77,6 @@ def test_validate_cli_runs_the_oracles(tmp_path):
         "html": "<button data-agentgym-id='go' onclick=\"document.title='done'\">Go</button><button data-agentgym-id='no'>No</button>",
         "success_js": "document.title === 'done'", "oracle": ['click("no")', 'answer("")'],
     }) + "\n")
-    result = CliRunner().invoke(app, ["tasks", "web", "validate", str(wrong)])
+    result = _tasks_web("validate", str(wrong))
     assert result.exit_code == 1
     assert "0/1 tasks solved" in result.output
