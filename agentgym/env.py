@@ -46,6 +46,7 @@ from agentgym.rewards import RewardReport, RewardSpec, RewardTracker, check_domi
 from agentgym.rewards.components import Component, check_spec_components, component_bounds, step_component
 from agentgym.spaces import AnyText
 from agentgym.task import Task, TaskSource
+from agentgym.terminal import strip_controls
 from agentgym.tools import ToolCall, ToolResult, Toolset
 
 ComponentValue = float | str
@@ -525,6 +526,8 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         return self.toolset.call(call)
 
     def _clip_observation(self, observation: str) -> str:
+        """Terminal control sequences stripped, then head and tail kept within the limit."""
+        observation = strip_controls(observation)
         if len(observation) <= self.max_observation_chars:
             return observation
         half = self.max_observation_chars // 2

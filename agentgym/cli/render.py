@@ -9,11 +9,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from agentgym.terminal import escape_controls
 from agentgym.trajectory import EpisodeRecord, StepRecord
 
 
 def _short(text: str, limit: int) -> str:
-    text = text.rstrip()
+    """Cut to `limit` characters, control characters escaped (recorded text never drives the terminal)."""
+    text = escape_controls(text.rstrip())
     if limit and len(text) > limit:
         return text[: limit - 20] + f" ... [{len(text) - limit + 20} more chars]"
     return text
@@ -28,7 +30,7 @@ def step_panel(step: StepRecord, *, limit: int = 2000) -> Panel:
     body.append("action: ", style="bold cyan")
     body.append(_short(step.action, limit) or "(empty)")
     for call in step.tool_calls:
-        body.append(f"\n  call {call.get('name')}({call.get('arguments')})", style="cyan")
+        body.append(escape_controls(f"\n  call {call.get('name')}({call.get('arguments')})"), style="cyan")
     body.append("\nobservation: ", style="bold green")
     body.append(_short(step.observation, limit))
     body.append("\ncomponents: ", style="bold magenta")

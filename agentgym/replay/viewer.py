@@ -32,6 +32,7 @@ from rich.text import Text
 from agentgym.cli.render import episode_header, episode_summary, format_components, report_table
 from agentgym.replay.filters import EpisodeFilter, outcome_label, parse_filter, succeeded
 from agentgym.replay.loading import Episode
+from agentgym.terminal import escape_controls
 from agentgym.trajectory import EpisodeRecord, StepRecord
 
 QUICK_FILTERS: tuple[str | None, ...] = (None, "failed", "invalid", "stalled", "passed")
@@ -201,13 +202,13 @@ def _step_body(record: EpisodeRecord, step: StepRecord, show_tokens: bool) -> Re
     if not step.action_valid:
         action.append("  [invalid action]", style="bold red")
     action.append("\n")
-    action.append(step.action or "(no text)")
+    action.append(escape_controls(step.action) or "(no text)")
     for call in step.tool_calls:
-        action.append(f"\n→ {call.get('name')}({call.get('arguments')})", style="cyan")
+        action.append(escape_controls(f"\n→ {call.get('name')}({call.get('arguments')})"), style="cyan")
     parts.append(Panel(action, border_style="cyan"))
     observation = Text()
     observation.append("observation\n", style="bold green")
-    observation.append(step.observation)
+    observation.append(escape_controls(step.observation))
     parts.append(Panel(observation, border_style="green"))
     table = Table(show_edge=False, box=None, pad_edge=False)
     table.add_column("component", style="magenta")
@@ -235,9 +236,9 @@ def _start_body(record: EpisodeRecord) -> RenderableType:
     parts: list[RenderableType] = []
     if record.system_prompt:
         parts.append(
-            Panel(Text(record.system_prompt), title="system prompt", title_align="left", border_style="dim")
+            Panel(Text(escape_controls(record.system_prompt)), title="system prompt", title_align="left", border_style="dim")
         )
-    parts.append(Panel(Text(record.prompt), title="prompt", title_align="left"))
+    parts.append(Panel(Text(escape_controls(record.prompt)), title="prompt", title_align="left"))
     names = [t.get("function", {}).get("name", "?") for t in record.tools]
     if names:
         parts.append(Text("tools: " + ", ".join(names), style="cyan"))
