@@ -151,7 +151,7 @@ def check_conformance(
 
     report = ConformanceReport(env_id)
     if env_kwargs is None:
-        entry = env_entries().get(env_id)
+        entry = env_entries().get(env_id.rpartition(":")[2])  # "module:id" names the same entry
         env_kwargs = dict(entry[1].check_kwargs) if entry is not None else {}
     kwargs = dict(env_kwargs)
 

@@ -47,8 +47,8 @@ def check_env_id(env_id: str) -> str:
     """A Gymnasium id that `gymnasium.make` accepts, or exit 2 naming close ids.
 
     `module:id` (Gymnasium's own form) imports `module` first, so an env registered by any
-    package runs here as it does under `gymnasium.make("module:id")`; the id is returned without
-    the module part once registered."""
+    package runs here as it does under `gymnasium.make("module:id")`; it is returned as given, so
+    records keep the module and `agentgym replay --reexec` can import it again."""
     import importlib
 
     import gymnasium
@@ -61,6 +61,8 @@ def check_env_id(env_id: str) -> str:
             importlib.import_module(module)
         except ImportError as exc:
             fail(f"env id {env_id!r}: cannot import module {module!r} ({exc})")
+        if bare in gymnasium.registry:
+            return f"{module}:{bare}"
         env_id = bare
     if env_id in gymnasium.registry:
         return env_id

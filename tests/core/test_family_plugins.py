@@ -98,7 +98,12 @@ def test_run_accepts_an_env_registered_outside_agentgym(tmp_path):
     result = agentgym("run", BROKEN, "--policy", "random", "-n", "1", "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     (record,) = [json.loads(line) for line in out.read_text().splitlines()]
-    assert record["env_id"] == "broken/PaysEveryone-v0" and record["steps"]
+    assert record["env_id"] == BROKEN and record["steps"]  # the module stays in the record ...
+    replay = agentgym("replay", str(out), "--reexec")  # ... so a fresh process can import it again
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "1/1 episode(s) reproduced" in replay.stdout
+    evaluated = agentgym("eval", BROKEN, "--policy", "random", "--n", "1")
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
 
 
 def test_example_family_is_discovered_in_process():
