@@ -4,12 +4,18 @@ Episodes with `reward_invalid` are counted but excluded from every mean (they ar
 infrastructure failures, not policy outcomes). pass@k and pass^k use the unbiased estimators over
 the samples of each group: pass@k = 1 - C(n-c, k)/C(n, k), pass^k = C(c, k)/C(n, k)
 (tau-bench's "all k succeed").
+
+A group is only ever a real one: episodes sharing a `group_id` that were sampled from the same
+env config (env id and kwargs), the same policy (its full description), the same run and the same
+task (`group_key`). Episodes without a `group_id` belong to no group, so a file with no groups
+has no pass@k, and episodes of different policies on the same task are never pooled.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from math import comb
 from typing import Any
 
@@ -17,6 +23,9 @@ import numpy as np
 
 from agentgym.outcome import success_of
 from agentgym.trajectory import EpisodeRecord
+
+#: keys of a policy description that say nothing about which policy sampled (a crash's traceback)
+VOLATILE_POLICY_KEYS = ("traceback",)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -29,6 +38,75 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     if n < k:
         return float("nan")
     return comb(c, k) / comb(n, k)
+
+
+def canonical(value: Any) -> str:
+    """A stable text form of a JSON-like value (sorted keys), for use in keys."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def policy_key(policy: Mapping[str, Any] | None) -> str:
+    """The identity of the policy that sampled an episode: its whole description, less a crash's
+    traceback."""
+    return canonical({k: v for k, v in (policy or {}).items() if k not in VOLATILE_POLICY_KEYS})
+
+
+def group_key(record: EpisodeRecord) -> tuple[str, ...] | None:
+    """The group an episode was sampled in, or None when it was sampled in none (no `group_id`).
+
+    (env id, env kwargs, run id, policy, task id, group id): group ids such as `g0` are reused by
+    every run, policy and training step, so the id alone never identifies a group.
+    """
+    if record.group_id is None:
+        return None
+    return (
+        record.env_id,
+        canonical(record.env_kwargs),
+        str(record.run_id),
+        policy_key(record.policy),
+        record.task_id,
+        record.group_id,
+    )
+
+
+def success_groups(records: Sequence[EpisodeRecord]) -> dict[tuple[str, ...], list[bool]]:
+    """The known successes (valid episodes with a success stamp) of each real group."""
+    groups: dict[tuple[str, ...], list[bool]] = defaultdict(list)
+    for r in records:
+        key = group_key(r)
+        success = success_of(r)
+        if key is not None and success is not None:
+            groups[key].append(success)
+    return dict(groups)
+
+
+def pass_metrics(records: Sequence[EpisodeRecord], ks: Sequence[int] = (2, 4, 8)) -> dict[str, float]:
+    """pass@k and pass^k (k > 1) averaged over the real groups; a k is left out when there is no
+    group or some group has fewer than k known outcomes."""
+    groups = success_groups(records)
+    out: dict[str, float] = {}
+    if not groups:
+        return out
+    smallest = min(len(v) for v in groups.values())
+    for k in ks:
+        if k <= 1 or smallest < k:
+            continue
+        out[f"pass@{k}"] = float(np.mean([pass_at_k(len(v), sum(v), k) for v in groups.values()]))
+        out[f"pass^{k}"] = float(np.mean([pass_hat_k(len(v), sum(v), k) for v in groups.values()]))
+    return out
+
+
+def zero_variance_groups(records: Sequence[EpisodeRecord], mode: str | None = None) -> float | None:
+    """Fraction of real groups (with more than one valid scored episode) whose returns are all
+    equal; `mode` picks `return_<mode>`, default the spec's training return. None without groups."""
+    returns: dict[tuple[str, ...], list[float]] = defaultdict(list)
+    for r in records:
+        key = group_key(r)
+        if key is not None and not r.reward_invalid and r.report is not None:
+            value = r.report.return_ if mode is None else getattr(r.report, f"return_{mode}")
+            returns[key].append(float(value))
+    flags = [1.0 if np.ptp(v) < 1e-12 else 0.0 for v in returns.values() if len(v) > 1]
+    return float(np.mean(flags)) if flags else None
 
 
 def summarize(records: Sequence[EpisodeRecord], ks: Sequence[int] = (1, 2, 4, 8)) -> dict[str, Any]:
@@ -46,23 +124,8 @@ def summarize(records: Sequence[EpisodeRecord], ks: Sequence[int] = (1, 2, 4, 8)
         summary["return_gated"] = float(np.mean([rep.return_gated for rep in reports]))
         summary["return_direct"] = float(np.mean([rep.return_direct for rep in reports]))
         summary["return_outcome"] = float(np.mean([rep.return_outcome for rep in reports]))
-    known = [r for r in valid if success_of(r) is not None]
-    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for r in known:
-        groups[(r.group_id or f"task:{r.task_id}", r.task_id)].append(float(bool(success_of(r))))
-    if known:
-        sizes = [len(v) for v in groups.values()]
-        for k in ks:
-            if k <= 1 or min(sizes) < k:
-                continue
-            summary[f"pass@{k}"] = float(np.mean([pass_at_k(len(v), int(sum(x >= 1.0 for x in v)), k) for v in groups.values()]))
-            summary[f"pass^{k}"] = float(np.mean([pass_hat_k(len(v), int(sum(x >= 1.0 for x in v)), k) for v in groups.values()]))
-    reports_by_group: dict[str, list[float]] = defaultdict(list)
-    for r in valid:
-        if r.group_id is not None and r.report is not None:
-            reports_by_group[r.group_id].append(r.report.return_)
-    if reports_by_group:
-        zero = [1.0 if np.ptp(v) < 1e-12 else 0.0 for v in reports_by_group.values() if len(v) > 1]
-        if zero:
-            summary["zero_variance_groups"] = float(np.mean(zero))
+    summary.update(pass_metrics(valid, ks))
+    zero = zero_variance_groups(valid)
+    if zero is not None:
+        summary["zero_variance_groups"] = zero
     return summary

@@ -164,3 +164,99 @@ def histogram_grid(
         axes.flat[0].text(0.5, 0.5, "no components", ha="center", va="center")
 
     return to_svg(fig, chart_id)
+
+
+def policy_comparison(
+    chart_id: str,
+    policies: Sequence[str],
+    *,
+    success: Sequence[tuple[float, float, float] | None],
+    returns: Mapping[str, Sequence[float | None]],
+    turns: Sequence[float | None],
+    tokens: Sequence[float | None] | None = None,
+    colors: Sequence[str] | None = None,
+) -> str:
+    """One env, its policies side by side: success rate with 95% CI whiskers, mean return per
+    mode (a bar per policy within each mode), mean turns, and mean completion tokens when any
+    policy recorded them. `success` holds (rate, low, high) per policy, or None when unknown."""
+    plt = _plt()
+    colors = list(colors or PALETTE)
+    show_tokens = tokens is not None and any(t is not None for t in tokens)
+    panels = 4 if show_tokens else 3
+    widths = [1.0, 1.6, 1.0] + ([1.0] if show_tokens else [])
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=(2.6 * sum(widths), 2.9),
+        layout="constrained",
+        gridspec_kw={"width_ratios": widths},
+    )
+    n = len(policies)
+    xs = list(range(n))
+    policy_colors = [colors[i % len(colors)] for i in range(n)]
+    long_names = max((len(p) for p in policies), default=0) > 10
+
+    def policy_ticks(ax: Any) -> None:
+        ax.set_xticks(
+            xs,
+            list(policies),
+            rotation=20 if long_names else 0,
+            ha="right" if long_names else "center",
+            fontsize=8,
+        )
+
+    ax = axes[0]
+    heights = [s[0] if s is not None else 0.0 for s in success]
+    low = [max(0.0, s[0] - s[1]) if s is not None else 0.0 for s in success]
+    high = [max(0.0, s[2] - s[0]) if s is not None else 0.0 for s in success]
+    ax.bar(xs, heights, color=policy_colors, yerr=[low, high], capsize=4, ecolor="#333333")
+    for x, s in zip(xs, success, strict=True):
+        text = "n/a" if s is None else f"{s[0]:.2f}"
+        ax.annotate(
+            text,
+            (x, s[2] if s is not None else 0.0),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+    ax.set_ylim(0, 1.15)
+    policy_ticks(ax)
+    ax.set_title("success rate (95% CI)", fontsize=9)
+
+    ax = axes[1]
+    modes = list(returns)
+    width = 0.8 / max(1, n)
+    for i in range(n):
+        values = [returns[m][i] for m in modes]
+        offsets = [j + (i - (n - 1) / 2) * width for j in range(len(modes))]
+        ax.bar(offsets, [0.0 if v is None else v for v in values], width=width, color=policy_colors[i])
+    ax.axhline(0, color="#999999", linewidth=0.6)
+    ax.set_xticks(range(len(modes)), modes)
+    ax.set_title("mean return per mode", fontsize=9)
+
+    def simple(ax: Any, values: Sequence[float | None], title: str) -> None:
+        ax.bar(xs, [0.0 if v is None else v for v in values], color=policy_colors)
+        for x, v in zip(xs, values, strict=True):
+            ax.annotate(
+                "n/a" if v is None else f"{v:.3g}",
+                (x, 0.0 if v is None else v),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+        policy_ticks(ax)
+        ax.set_title(title, fontsize=9)
+        ax.margins(y=0.15)
+
+    simple(axes[2], turns, "mean turns")
+    if show_tokens:
+        simple(axes[3], tokens or [], "mean completion tokens")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in policy_colors]
+    fig.legend(
+        handles, list(policies), loc="outside lower center", ncols=min(n, 4), fontsize=8, frameon=False
+    )
+    return to_svg(fig, chart_id)

@@ -1,25 +1,38 @@
 """What a run report shows, computed from stored episodes (no plotting here).
 
-The x axis is the training step when episodes carry one (an extra record field `train_step`,
-`training_step`, `iteration` or `step`, or the same key in `record.policy`), else the episode
-index in file order. `reward_invalid` episodes are counted and excluded from every mean.
+Episodes are compared like with like: the report's unit is one env (id and kwargs) x one policy
+(its description, less what changes from episode to episode or step to step: a seed, a training
+step, a weight version, a crash's traceback). For each such pair a `PolicyRow` holds the success
+rate with a 95% Wilson interval (success read by `success_of`), pass@k / pass^k over real groups
+only, mean returns under gated / direct / outcome, mean turns, mean completion tokens (when the
+policy recorded token ids), episode and `reward_invalid` counts, and a `Detail`: the
+episode-order (or training-step) view of that pair alone.
+
+Within a pair the x axis is the training step when every episode carries one (an extra record
+field `train_step`, `training_step`, `iteration` or `step`, or the same key in `record.policy`),
+else the episode's index among that pair's episodes in file order. `reward_invalid` episodes are
+counted and excluded from every mean.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from agentgym.metrics import canonical, group_key, pass_metrics, zero_variance_groups
+from agentgym.outcome import success_of
 from agentgym.replay.filters import outcome_label, stalled
 from agentgym.rewards import zero_variance_fraction
 from agentgym.trajectory import EpisodeRecord
 
 STEP_KEYS = ("train_step", "training_step", "iteration", "step")
+#: keys of a policy description (at any depth) that do not change which policy it is
+POLICY_VOLATILE_KEYS = ("seed", "traceback", "weight_version", *STEP_KEYS)
 #: metrics that are rates (0/1 per episode), in the order the report shows them
 RATE_METRICS = (
     "completed",
@@ -35,6 +48,9 @@ RATE_METRICS = (
 TAMPER_MARKERS = ("tamper",)
 NOT_RATES = ("turns", "steps", "mean_turns")
 MODES = ("gated", "direct", "outcome")
+PASS_KS = (2, 4, 8)
+#: two-sided 95% normal quantile
+Z95 = 1.959963984540054
 
 
 def training_step(record: EpisodeRecord) -> float | None:
@@ -44,6 +60,71 @@ def training_step(record: EpisodeRecord) -> float | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
     return None
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson score interval for a binomial proportion (95% by default); None when n == 0."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return min(low, p), max(high, p)
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _strip(v) for k, v in value.items() if k not in POLICY_VOLATILE_KEYS}
+    return value
+
+
+def policy_identity(policy: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The part of a policy description that says which policy it is (volatile keys removed)."""
+    return _strip(dict(policy or {}))
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and (value or not prefix):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def _short(value: Any, limit: int = 32) -> str:
+    text = value if isinstance(value, str) else canonical(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _disambiguate(base: dict[str, str], configs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Labels for keyed configs: the base label, plus the fields that differ from the configs
+    sharing that base label."""
+    by_base: dict[str, list[str]] = defaultdict(list)
+    for key, label in base.items():
+        by_base[label].append(key)
+    labels = dict(base)
+    for label, keys in by_base.items():
+        if len(keys) < 2:
+            continue
+        flat = {k: _flatten(configs[k]) for k in keys}
+        fields = sorted({f for f_ in flat.values() for f in f_})
+        differing = [f for f in fields if len({canonical(flat[k].get(f)) for k in keys}) > 1]
+        for index, key in enumerate(keys):
+            parts = [f"{f}={_short(flat[key][f]) if f in flat[key] else 'unset'}" for f in differing[:3]]
+            labels[key] = f"{label} ({', '.join(parts) or f'#{index + 1}'})"
+    return labels
+
+
+def _policy_base_label(identity: Mapping[str, Any]) -> str:
+    name = str(identity.get("name", "?"))
+    model = identity.get("model")
+    if isinstance(model, str) and model:
+        return f"{name}:{model.rstrip('/').rsplit('/', 1)[-1]}"
+    return name
 
 
 @dataclass
@@ -74,18 +155,10 @@ class Indicator:
 
 
 @dataclass
-class ReportData:
-    title: str
-    sources: list[str]
-    episodes: int
-    valid: int
-    invalid: int
+class Detail:
+    """The episode-order (or training-step) view of one env x policy: never pooled across pairs."""
+
     x_label: str
-    env_ids: list[str]
-    policies: list[str]
-    spec_names: list[str]
-    summary: dict[str, float]
-    per_env: dict[str, dict[str, float]]
     returns: dict[str, Series]
     rates: dict[str, Series]
     step_component_totals: dict[str, list[float]]
@@ -97,8 +170,91 @@ class ReportData:
     zero_variance_series: dict[str, Series]
     groups: int
     indicators: list[Indicator]
+
+    @property
+    def by_step(self) -> bool:
+        return self.x_label == "training step"
+
+
+@dataclass
+class PolicyRow:
+    """One env (id and kwargs) x one policy: the unit the report compares."""
+
+    env: str  # display label
+    env_id: str
+    env_kwargs: dict[str, Any]
+    policy: str  # display label
+    policy_description: dict[str, Any]
+    episodes: int
+    invalid: int
+    scored: int  # valid episodes whose success is known (the success rate's n)
+    successes: int
+    success: float | None
+    success_ci: tuple[float, float] | None
+    pass_k: dict[str, float]
+    groups: int
+    returns: dict[str, float | None]
+    turns: float | None
+    tokens: float | None
+    tokens_recorded: int  # valid episodes with completion token ids
+    detail: Detail
+    zero_variance: float | None = None  # of the real groups, under the spec's training return
+
+    @property
+    def valid(self) -> int:
+        return self.episodes - self.invalid
+
+    def cells(self, pass_columns: Sequence[str]) -> dict[str, Any]:
+        """The row of the env x policy table (numbers, None for blank)."""
+        return {
+            "env": self.env,
+            "policy": self.policy,
+            "episodes": self.episodes,
+            "invalid": self.invalid,
+            "success": self.success,
+            "success_low": None if self.success_ci is None else self.success_ci[0],
+            "success_high": None if self.success_ci is None else self.success_ci[1],
+            **{k: self.pass_k.get(k) for k in pass_columns},
+            **{f"return_{m}": self.returns.get(m) for m in MODES},
+            "turns": self.turns,
+            "tokens": self.tokens,
+        }
+
+
+@dataclass
+class EnvSection:
+    """The policies played on one env (id and kwargs), compared side by side."""
+
+    env: str
+    env_id: str
+    env_kwargs: dict[str, Any]
+    rows: list[PolicyRow]
+
+
+@dataclass
+class ReportData:
+    title: str
+    sources: list[str]
+    episodes: int
+    valid: int
+    invalid: int
+    env_ids: list[str]
+    policies: list[str]  # policy labels, in order of first appearance
+    spec_names: list[str]
+    rows: list[PolicyRow]  # env x policy, envs sorted, policies in order of first appearance
+    envs: list[EnvSection]
+    pass_columns: list[str]  # the pass@k / pass^k columns some row has
     episode_rows: list[dict[str, Any]]
     problems: list[str] = field(default_factory=list)
+
+    def row(self, env: str, policy: str) -> PolicyRow:
+        """The row for an env label (or id) and a policy label."""
+        for r in self.rows:
+            if (env in (r.env, r.env_id)) and r.policy == policy:
+                return r
+        raise KeyError(
+            f"no row for env {env!r} x policy {policy!r}; rows: {[(r.env, r.policy) for r in self.rows]}"
+        )
 
 
 def _smooth(x: Sequence[float], y: Sequence[float], by_step: bool) -> tuple[list[float], list[float]]:
@@ -131,16 +287,23 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
-def compute_report_data(
-    records: Sequence[EpisodeRecord],
-    *,
-    title: str = "agentgym run report",
-    sources: Sequence[str] = (),
-    problems: Sequence[str] = (),
-    max_episode_rows: int = 200,
-) -> ReportData:
-    from agentgym.metrics import summarize
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
 
+
+def completion_tokens(record: EpisodeRecord) -> int | None:
+    """Completion tokens of an episode, summed over the turns that recorded token ids; None when
+    no turn did (the policy returns text only)."""
+    counts = [
+        len(s.tokens.completion_token_ids)
+        for s in record.steps
+        if s.tokens is not None and s.tokens.completion_token_ids is not None
+    ]
+    return sum(counts) if counts else None
+
+
+def compute_detail(records: Sequence[EpisodeRecord]) -> Detail:
+    """The episode-order view of `records`, which should be one env x policy."""
     steps = [training_step(r) for r in records]
     by_step = bool(records) and all(s is not None for s in steps)
     xs = [float(s) if by_step else float(i) for i, s in enumerate(steps)]  # type: ignore[arg-type]
@@ -201,41 +364,125 @@ def compute_report_data(
 
     zero_variance: dict[str, float] = {}
     zero_series: dict[str, Series] = {}
-    grouped = [(x, r) for x, r in zip(xs, records, strict=True) if r.group_id is not None]
-    group_ids = {r.group_id for _, r in grouped}
+    grouped = [(x, r, group_key(r)) for x, r in zip(xs, records, strict=True) if r.group_id is not None]
     if grouped:
         for mode in MODES:
             values = [
                 None if r.reward_invalid or r.report is None else float(getattr(r.report, f"return_{mode}"))
-                for _, r in grouped
+                for _, r, _ in grouped
             ]
-            ids = [(x if by_step else 0.0, r.group_id) for x, r in grouped]
+            ids = [(x if by_step else 0.0, key) for x, _, key in grouped]
             zero_variance[mode] = zero_variance_fraction(values, ids)
             if by_step:
                 per_step: dict[float, tuple[list[float | None], list[Any]]] = defaultdict(lambda: ([], []))
-                for (x, r), value in zip(grouped, values, strict=True):
+                for (x, _, key), value in zip(grouped, values, strict=True):
                     per_step[x][0].append(value)
-                    per_step[x][1].append(r.group_id)
+                    per_step[x][1].append(key)
                 pts = [(x, zero_variance_fraction(v, g)) for x, (v, g) in sorted(per_step.items())]
                 zero_series[mode] = Series(
                     mode, [p[0] for p in pts], [p[1] for p in pts], [p[0] for p in pts], [p[1] for p in pts]
                 )
 
-    indicators = _indicators(valid, scored, by_step)
-    summary = {k: float(v) for k, v in summarize(list(records)).items() if _is_number(v)}
-    env_ids = sorted({r.env_id for r in records})
-    per_env = {}
-    if len(env_ids) > 1:
-        for env_id in env_ids:
-            subset = [r for r in records if r.env_id == env_id]
-            per_env[env_id] = {k: float(v) for k, v in summarize(subset).items() if _is_number(v)}
-    rows = []
-    for index, r in enumerate(records[:max_episode_rows]):
+    return Detail(
+        x_label="training step" if by_step else "episode (file order)",
+        returns=returns,
+        rates=rates,
+        step_component_totals=dict(step_totals),
+        trajectory_numeric=dict(trajectory_numeric),
+        label_counts={k: dict(v.most_common()) for k, v in labels.items()},
+        gate_open=gate_open,
+        gate_series=gate_series,
+        zero_variance=zero_variance,
+        zero_variance_series=zero_series,
+        groups=len({key for _, _, key in grouped}),
+        indicators=_indicators(valid, scored, by_step),
+    )
+
+
+def compute_row(
+    records: Sequence[EpisodeRecord], *, env: str, policy: str, ks: Sequence[int] = PASS_KS
+) -> PolicyRow:
+    """The numbers of one env x policy (`records` all share both)."""
+    first = records[0]
+    valid = [r for r in records if not r.reward_invalid]
+    known = [s for s in (success_of(r) for r in valid) if s is not None]
+    successes = sum(known)
+    reports = [r.report for r in valid if r.report is not None]
+    tokens = [t for t in (completion_tokens(r) for r in valid) if t is not None]
+    return PolicyRow(
+        env=env,
+        env_id=first.env_id,
+        env_kwargs=dict(first.env_kwargs),
+        policy=policy,
+        policy_description=policy_identity(first.policy),
+        episodes=len(records),
+        invalid=len(records) - len(valid),
+        scored=len(known),
+        successes=successes,
+        success=successes / len(known) if known else None,
+        success_ci=wilson_interval(successes, len(known)),
+        pass_k=pass_metrics(valid, ks),
+        groups=len({key for key in (group_key(r) for r in records) if key is not None}),
+        returns={m: _mean([float(getattr(rep, f"return_{m}")) for rep in reports]) for m in MODES},
+        turns=_mean([float(len(r.steps)) for r in valid]),
+        tokens=_mean([float(t) for t in tokens]),
+        tokens_recorded=len(tokens),
+        detail=compute_detail(records),
+        zero_variance=zero_variance_groups(valid),
+    )
+
+
+def compute_report_data(
+    records: Sequence[EpisodeRecord],
+    *,
+    title: str = "agentgym run report",
+    sources: Sequence[str] = (),
+    problems: Sequence[str] = (),
+    max_episode_rows: int = 200,
+) -> ReportData:
+    # env configs and policies, keyed canonically, labelled readably
+    env_keys = [canonical([r.env_id, r.env_kwargs]) for r in records]
+    policy_keys = [canonical(policy_identity(r.policy)) for r in records]
+    env_configs: dict[str, dict[str, Any]] = {}
+    env_base: dict[str, str] = {}
+    for key, r in zip(env_keys, records, strict=True):
+        env_configs.setdefault(key, dict(r.env_kwargs))
+        env_base.setdefault(key, r.env_id.removeprefix("agentgym/"))
+    policy_configs: dict[str, dict[str, Any]] = {}
+    policy_base: dict[str, str] = {}
+    for key, r in zip(policy_keys, records, strict=True):
+        identity = policy_identity(r.policy)
+        policy_configs.setdefault(key, identity)
+        policy_base.setdefault(key, _policy_base_label(identity))
+    env_label = _disambiguate(env_base, env_configs)
+    policy_label = _disambiguate(policy_base, policy_configs)
+    policy_order = {key: i for i, key in enumerate(policy_configs)}
+
+    pairs: dict[tuple[str, str], list[EpisodeRecord]] = defaultdict(list)
+    for ek, pk, r in zip(env_keys, policy_keys, records, strict=True):
+        pairs[(ek, pk)].append(r)
+    ordered = sorted(pairs, key=lambda p: (env_label[p[0]].lower(), env_label[p[0]], policy_order[p[1]]))
+    rows = [compute_row(pairs[p], env=env_label[p[0]], policy=policy_label[p[1]]) for p in ordered]
+    envs: list[EnvSection] = []
+    for (ek, _), row in zip(ordered, rows, strict=True):
+        if not envs or envs[-1].env != env_label[ek]:
+            envs.append(EnvSection(env_label[ek], row.env_id, row.env_kwargs, []))
+        envs[-1].rows.append(row)
+    pass_columns = [
+        f"{kind}{k}"
+        for k in PASS_KS
+        for kind in ("pass@", "pass^")
+        if any(f"{kind}{k}" in r.pass_k for r in rows)
+    ]
+
+    episode_rows = []
+    for index, (r, pk) in enumerate(zip(records[:max_episode_rows], policy_keys, strict=False)):
         rep = r.report
-        rows.append(
+        episode_rows.append(
             {
                 "#": index,
                 "env": r.env_id.removeprefix("agentgym/"),
+                "policy": policy_label[pk],
                 "task": r.task_id,
                 "seed": r.seed,
                 "group": r.group_id or "",
@@ -247,30 +494,20 @@ def compute_report_data(
                 "outcome return": None if rep is None or r.reward_invalid else rep.return_outcome,
             }
         )
+    valid = sum(not r.reward_invalid for r in records)
     return ReportData(
         title=title,
         sources=list(sources),
         episodes=len(records),
-        valid=len(valid),
-        invalid=len(records) - len(valid),
-        x_label="training step" if by_step else "episode (file order)",
-        env_ids=env_ids,
-        policies=sorted({str(r.policy.get("name", "?")) for r in records}),
+        valid=valid,
+        invalid=len(records) - valid,
+        env_ids=sorted({r.env_id for r in records}),
+        policies=[policy_label[k] for k in policy_configs],
         spec_names=sorted({str(r.reward_spec.get("name", "?")) for r in records if r.reward_spec}),
-        summary=summary,
-        per_env=per_env,
-        returns=returns,
-        rates=rates,
-        step_component_totals=dict(step_totals),
-        trajectory_numeric=dict(trajectory_numeric),
-        label_counts={k: dict(v.most_common()) for k, v in labels.items()},
-        gate_open=gate_open,
-        gate_series=gate_series,
-        zero_variance=zero_variance,
-        zero_variance_series=zero_series,
-        groups=len(group_ids),
-        indicators=indicators,
-        episode_rows=rows,
+        rows=rows,
+        envs=envs,
+        pass_columns=pass_columns,
+        episode_rows=episode_rows,
         problems=list(problems),
     )
 

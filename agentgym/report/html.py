@@ -1,9 +1,12 @@
 """`agentgym report RUN --html OUT`: one self-contained HTML page (inline CSS and SVG, no network).
 
-Sections: overview and summary metrics; returns under gated / direct / outcome; completion,
-modification, resolve and other rates; gate-open rates per level; zero-variance GRPO groups;
-per-component distributions; reward-hacking indicators (repeated actions, stalling to the turn
-cap, invalid actions, test tampering, proxy vs true outcome); the episode table.
+Like is compared with like. Sections: the env x policy table (success rate with its 95% Wilson
+interval, pass@k / pass^k within real groups, mean returns under gated / direct / outcome, turns,
+completion tokens, episode and invalid counts); per env, its policies side by side; then, for each
+env x policy on its own, the episode-order (or training-step) charts: returns per mode, rates,
+gate-open rates, zero-variance groups, component distributions, reward-hacking indicators
+(repeated actions, stalling to the turn cap, invalid actions, test tampering, proxy vs true
+outcome); last the episode table.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agentgym.metrics import canonical
 from agentgym.report import charts
-from agentgym.report.data import ReportData, compute_report_data
+from agentgym.report.data import MODES, Detail, ReportData, compute_report_data
 from agentgym.trajectory import EpisodeRecord
 
 CSS = """
@@ -34,6 +38,9 @@ th{background:#f0f2f5;position:sticky;top:0}td:first-child,th:first-child{text-a
 .card .v{font-size:20px;font-weight:600}.card .k{font-size:12px;color:#5b6472}
 .alarm{border-color:#d62728;background:#fff4f4}.ok{border-color:#2ca02c}
 .scroll{max-height:420px;overflow:auto}.muted{color:#8a93a2}
+h3{font-size:15px;margin:14px 0 6px}details.pair{border-top:1px solid #eceef2;padding:6px 0}
+details.pair>summary{cursor:pointer;font-weight:600;font-size:14px;padding:4px 0}.env-compare{margin:8px 0 16px}
+#env-policy-table td:nth-child(2),#env-policy-table th:nth-child(2){text-align:left}
 """
 
 
@@ -64,149 +71,200 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _per_env_table(per_env: dict[str, dict[str, float]]) -> str:
-    keys = list(dict.fromkeys(k for summary in per_env.values() for k in summary))
-    rows = [{"env": env_id, **summary} for env_id, summary in per_env.items()]
-    return f'<h2 style="margin-top:14px">Per environment</h2><div class="scroll">{_table(rows, ["env", *keys])}</div>'
+PAIR_NOTE = (
+    "Each row is one env (id and kwargs) played by one policy; nothing is pooled across rows. "
+    "success: share of valid episodes whose declared outcome says solved, with its 95% Wilson "
+    "interval and n (episodes whose success is known). pass@k / pass^k: unbiased estimates over "
+    "real groups only (episodes sharing a group id, env config, policy, run and task; run with "
+    "--group-size G to sample them), blank when the row has none or a group has fewer than k "
+    "samples. Returns: mean over valid episodes under gated (G-RA), direct (D-RA) and outcome. "
+    "tokens: completion tokens per episode, blank when the policy recorded no token ids. "
+    "invalid: reward_invalid episodes (infrastructure failures), excluded from every mean."
+)
 
 
-def render_html(data: ReportData) -> str:
-    """The report page for computed `data`."""
-    parts: list[str] = []
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    meta = (
-        f"{data.episodes} episodes ({data.valid} valid, {data.invalid} reward_invalid) · envs: "
-        f"{', '.join(data.env_ids) or '-'} · policies: {', '.join(data.policies) or '-'} · reward specs: "
-        f"{', '.join(data.spec_names) or '-'} · generated {when}"
+def _pair_table(data: ReportData) -> str:
+    columns: list[tuple[str, str]] = [
+        ("env", "env"),
+        ("policy", "policy"),
+        ("episodes", "episodes"),
+        ("invalid", "invalid"),
+        ("success", "success (95% CI)"),
+        *[(c, c) for c in data.pass_columns],
+        ("return_gated", "gated"),
+        ("return_direct", "direct"),
+        ("return_outcome", "outcome"),
+        ("turns", "turns"),
+        ("tokens", "tokens"),
+    ]
+    head = "".join(f'<th data-col="{_e(key)}">{_e(title)}</th>' for key, title in columns)
+    body = []
+    for row in data.rows:
+        cells = row.cells(data.pass_columns)
+        tds = []
+        for key, _ in columns:
+            value = cells.get(key)
+            attrs = f' data-col="{_e(key)}"'
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                attrs += f' data-value="{_e(repr(float(value)))}"'
+            if key == "success":
+                if row.success_ci is not None:
+                    attrs += f' data-low="{row.success_ci[0]!r}" data-high="{row.success_ci[1]!r}"'
+                text = (
+                    "–"
+                    if row.success is None or row.success_ci is None
+                    else f"{row.success:.3f} [{row.success_ci[0]:.3f}, {row.success_ci[1]:.3f}] (n={row.scored})"
+                )
+            elif key in ("env", "policy"):
+                text = str(value)
+                attrs += f' title="{_e(row.env_id if key == "env" else canonical(row.policy_description))}"'
+            else:
+                text = _fmt(value)
+            tds.append(f"<td{attrs}>{_e(text)}</td>")
+        body.append(f'<tr data-env="{_e(row.env)}" data-policy="{_e(row.policy)}">{"".join(tds)}</tr>')
+    return (
+        f'<table id="env-policy-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
     )
-    sources = "<br>".join(_e(s) for s in data.sources)
 
-    # overview cards
-    cards = []
-    for key in (
-        "return_gated",
-        "return_direct",
-        "return_outcome",
-        "completed",
-        "success",
-        "checklist",
-        "mean_turns",
-        "pass@2",
-    ):
-        if key in data.summary:
-            cards.append(
-                f'<div class="card"><div class="v">{_fmt(data.summary[key])}</div><div class="k">{_e(key)}</div></div>'
-            )
-    summary_rows = [{"metric": k, "value": v} for k, v in data.summary.items()]
-    parts.append(
-        '<section id="overview"><h2>Overview</h2>'
-        f'<div class="cards">{"".join(cards)}</div>'
-        f"<details><summary>all summary metrics</summary>{_table(summary_rows)}</details>"
-        + (_per_env_table(data.per_env) if data.per_env else "")
-        + (f'<p class="note">unreadable lines: {_e("; ".join(data.problems))}</p>' if data.problems else "")
+
+def _env_sections(data: ReportData, colors: dict[str, str]) -> str:
+    figures = []
+    for index, section in enumerate(data.envs):
+        rows = section.rows
+        svg = charts.policy_comparison(
+            f"env{index}",
+            [r.policy for r in rows],
+            success=[
+                None if r.success is None or r.success_ci is None else (r.success, *r.success_ci)
+                for r in rows
+            ],
+            returns={m: [r.returns.get(m) for r in rows] for m in MODES},
+            turns=[r.turns for r in rows],
+            tokens=[r.tokens for r in rows],
+            colors=[colors[r.policy] for r in rows],
+        )
+        caption = f"{section.env}: " + ", ".join(f"{r.policy} ({r.valid} valid)" for r in rows)
+        figures.append(
+            f'<div class="env-compare" data-env="{_e(section.env)}">{_figure(f"env{index}", caption, svg)}</div>'
+        )
+    return (
+        '<section id="envs"><h2>Per environment: policies side by side</h2>'
+        '<p class="note">Per env, each policy as one colour: success rate with its 95% Wilson interval, '
+        "mean return under each mode, mean turns (and completion tokens when recorded).</p>"
+        + "".join(figures)
         + "</section>"
     )
 
-    # returns
-    if any(s.y for s in data.returns.values()):
+
+def _detail_html(detail: Detail, prefix: str) -> str:
+    """The episode-order charts of one env x policy; chart ids are `prefix` + name."""
+    parts: list[str] = []
+    x_label = detail.x_label
+
+    def cid(name: str) -> str:
+        return prefix + name
+
+    if any(s.y for s in detail.returns.values()):
         svg = charts.line_chart(
-            "returns", data.returns, x_label=data.x_label, y_label="episode return", colors=charts.MODE_COLORS
+            cid("returns"),
+            detail.returns,
+            x_label=x_label,
+            y_label="episode return",
+            colors=charts.MODE_COLORS,
         )
         parts.append(
-            '<section id="returns"><h2>Returns under gated / direct / outcome</h2>'
+            '<div class="block" data-block="returns"><h3>Returns under gated / direct / outcome</h3>'
             '<p class="note">The same episodes scored three ways from their stored components. Direct '
             "(D-RA) counts every step reward; gated (G-RA) counts step rewards only when the outcome gate "
             "is open; outcome counts the top level only. Points: episodes; lines: "
-            + ("mean per training step." if data.x_label == "training step" else "rolling mean.")
+            + ("mean per training step." if detail.by_step else "rolling mean.")
             + "</p>"
-            + _figure("returns", "return per episode", svg)
-            + "</section>"
+            + _figure(cid("returns"), "return per episode", svg)
+            + "</div>"
         )
 
-    # rates
-    if data.rates:
+    if detail.rates:
         svg = charts.line_chart(
-            "rates", data.rates, x_label=data.x_label, y_label="rate", ylim=(-0.05, 1.05), scatter=False
+            cid("rates"), detail.rates, x_label=x_label, y_label="rate", ylim=(-0.05, 1.05), scatter=False
         )
-        means = {name: s.mean for name, s in data.rates.items()}
-        bars = charts.bar_chart("rates-overall", means, y_label="mean over valid episodes", ylim=(0, 1.1))
+        means = {name: s.mean for name, s in detail.rates.items()}
+        bars = charts.bar_chart(
+            cid("rates-overall"), means, y_label="mean over valid episodes", ylim=(0, 1.1)
+        )
         parts.append(
-            '<section id="rates"><h2>Completion, modification, resolve and other rates</h2>'
-            '<p class="note">Per-episode 0/1 metrics reported by the envs (completed = handed in; '
+            '<div class="block" data-block="rates"><h3>Completion, modification, resolve and other rates</h3>'
+            '<p class="note">Per-episode 0/1 metrics reported by the env (completed = handed in; '
             "success = the env's declared outcome says solved; checklist = share of required items done).</p>"
-            f'<div class="grid">{_figure("rates", "rates over " + data.x_label, svg)}'
-            f"{_figure('rates-overall', 'overall rates', bars)}</div></section>"
+            f'<div class="grid">{_figure(cid("rates"), "rates over " + x_label, svg)}'
+            f"{_figure(cid('rates-overall'), 'overall rates', bars)}</div></div>"
         )
 
-    # gates
-    if data.gate_open:
-        bars = charts.bar_chart("gates", data.gate_open, y_label="gate-open rate", ylim=(0, 1.1))
+    if detail.gate_open:
+        bars = charts.bar_chart(cid("gates"), detail.gate_open, y_label="gate-open rate", ylim=(0, 1.1))
         curve = charts.line_chart(
-            "gates-curve",
-            data.gate_series,
-            x_label=data.x_label,
+            cid("gates-curve"),
+            detail.gate_series,
+            x_label=x_label,
             y_label="gate-open rate",
             ylim=(-0.05, 1.05),
             scatter=False,
         )
         parts.append(
-            '<section id="gates"><h2>Gate-open rate per level</h2>'
+            '<div class="block" data-block="gates"><h3>Gate-open rate per level</h3>'
             '<p class="note">Share of valid episodes whose level aggregate reached its gate threshold '
             "(equality opens). A closed gate withholds every lower level's reward.</p>"
-            f'<div class="grid">{_figure("gates", "gate-open rate", bars)}'
-            f"{_figure('gates-curve', 'gate-open rate over ' + data.x_label, curve)}</div></section>"
+            f'<div class="grid">{_figure(cid("gates"), "gate-open rate", bars)}'
+            f"{_figure(cid('gates-curve'), 'gate-open rate over ' + x_label, curve)}</div></div>"
         )
 
-    # zero variance
-    if data.zero_variance:
+    if detail.zero_variance:
         bars = charts.bar_chart(
-            "zero-variance",
-            {f"{mode}": value for mode, value in data.zero_variance.items()},
+            cid("zero-variance"),
+            dict(detail.zero_variance),
             y_label="fraction of groups",
             ylim=(0, 1.1),
-            colors=[charts.MODE_COLORS[m] for m in data.zero_variance],
+            colors=[charts.MODE_COLORS[m] for m in detail.zero_variance],
         )
         extra = ""
-        if data.zero_variance_series:
+        if detail.zero_variance_series:
             curve = charts.line_chart(
-                "zero-variance-curve",
-                data.zero_variance_series,
-                x_label=data.x_label,
+                cid("zero-variance-curve"),
+                detail.zero_variance_series,
+                x_label=x_label,
                 y_label="fraction of groups",
                 colors=charts.MODE_COLORS,
                 ylim=(-0.05, 1.05),
                 scatter=False,
             )
-            extra = _figure("zero-variance-curve", "zero-variance groups over " + data.x_label, curve)
+            extra = _figure(cid("zero-variance-curve"), "zero-variance groups over " + x_label, curve)
         parts.append(
-            '<section id="zero-variance"><h2>Zero-variance groups</h2>'
-            f'<p class="note">{data.groups} GRPO groups. A group whose returns are all equal has zero '
+            '<div class="block" data-block="zero-variance"><h3>Zero-variance groups</h3>'
+            f'<p class="note">{detail.groups} GRPO groups. A group whose returns are all equal has zero '
             "advantage and teaches nothing; gating can raise this fraction when few episodes open the gate.</p>"
-            f'<div class="grid">{_figure("zero-variance", "zero-variance group fraction per mode", bars)}{extra}</div></section>'
+            f'<div class="grid">{_figure(cid("zero-variance"), "zero-variance group fraction per mode", bars)}'
+            f"{extra}</div></div>"
         )
     else:
         parts.append(
-            '<section id="zero-variance"><h2>Zero-variance groups</h2><p class="note">No grouped episodes '
-            "(run with --group-size G &gt; 1 to sample GRPO groups).</p></section>"
+            '<div class="block" data-block="zero-variance"><h3>Zero-variance groups</h3><p class="note">No '
+            "grouped episodes (run with --group-size G &gt; 1 to sample GRPO groups).</p></div>"
         )
 
-    # components
-    if data.step_component_totals or data.trajectory_numeric or data.label_counts:
-        numeric = {f"Σ step: {k}": v for k, v in data.step_component_totals.items()}
-        numeric.update({f"trajectory: {k}": v for k, v in data.trajectory_numeric.items()})
-        svg = charts.histogram_grid("components", numeric, data.label_counts)
+    if detail.step_component_totals or detail.trajectory_numeric or detail.label_counts:
+        numeric = {f"Σ step: {k}": v for k, v in detail.step_component_totals.items()}
+        numeric.update({f"trajectory: {k}": v for k, v in detail.trajectory_numeric.items()})
+        svg = charts.histogram_grid(cid("components"), numeric, detail.label_counts)
         parts.append(
-            '<section id="components"><h2>Reward components</h2>'
+            '<div class="block" data-block="components"><h3>Reward components</h3>'
             '<p class="note">Distributions over valid episodes: per-episode sums of step components, '
             "trajectory components, and counts of label components (e.g. the outcome).</p>"
-            + _figure("components", "component distributions", svg)
-            + "</section>"
+            + _figure(cid("components"), "component distributions", svg)
+            + "</div>"
         )
 
-    # hacking indicators
     cards = []
     curves = {}
-    for ind in data.indicators:
+    for ind in detail.indicators:
         cls = "card alarm" if ind.alarm else "card ok" if ind.value is not None else "card"
         cards.append(
             f'<div class="{cls}" data-indicator="{_e(ind.key)}"><div class="v">{_fmt(ind.value)}</div>'
@@ -219,24 +277,67 @@ def render_html(data: ReportData) -> str:
     rate_curves = {k: v for k, v in curves.items() if k != "Proxy vs true outcome"}
     if rate_curves:
         svg = charts.line_chart(
-            "hacking", rate_curves, x_label=data.x_label, y_label="rate", ylim=(-0.05, 1.05), scatter=False
+            cid("hacking"), rate_curves, x_label=x_label, y_label="rate", ylim=(-0.05, 1.05), scatter=False
         )
-        figures.append(_figure("hacking", "hacking rates over " + data.x_label, svg))
+        figures.append(_figure(cid("hacking"), "hacking rates over " + x_label, svg))
     if "Proxy vs true outcome" in curves:
         gap = {"direct − outcome": curves["Proxy vs true outcome"]}
-        if data.returns.get("outcome") is not None and data.returns["outcome"].y:
-            gap["outcome return"] = data.returns["outcome"]
+        if detail.returns.get("outcome") is not None and detail.returns["outcome"].y:
+            gap["outcome return"] = detail.returns["outcome"]
         svg = charts.line_chart(
-            "proxy-gap", gap, x_label=data.x_label, y_label="return", colors={"outcome return": "#2ca02c"}
+            cid("proxy-gap"), gap, x_label=x_label, y_label="return", colors={"outcome return": "#2ca02c"}
         )
-        figures.append(_figure("proxy-gap", "proxy (direct) minus true outcome return", svg))
-    figure = f'<div class="grid">{"".join(figures)}</div>'
+        figures.append(_figure(cid("proxy-gap"), "proxy (direct) minus true outcome return", svg))
     parts.append(
-        '<section id="hacking"><h2>Reward-hacking indicators</h2>'
-        f'<div class="cards">{"".join(cards)}</div>{figure}</section>'
+        '<div class="block" data-block="hacking"><h3>Reward-hacking indicators</h3>'
+        f'<div class="cards">{"".join(cards)}</div><div class="grid">{"".join(figures)}</div></div>'
     )
+    return "".join(parts)
 
-    # episodes
+
+def render_html(data: ReportData) -> str:
+    """The report page for computed `data`."""
+    parts: list[str] = []
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    meta = (
+        f"{data.episodes} episodes ({data.valid} valid, {data.invalid} reward_invalid) · envs: "
+        f"{', '.join(data.env_ids) or '-'} · policies: {', '.join(data.policies) or '-'} · reward specs: "
+        f"{', '.join(data.spec_names) or '-'} · generated {when}"
+    )
+    sources = "<br>".join(_e(s) for s in data.sources)
+    colors = {label: charts.PALETTE[i % len(charts.PALETTE)] for i, label in enumerate(data.policies)}
+
+    parts.append(
+        '<section id="env-policy"><h2>Env × policy</h2>'
+        f'<p class="note">{_e(PAIR_NOTE)}</p>'
+        f'<div class="scroll">{_pair_table(data)}</div>'
+        + (f'<p class="note">unreadable lines: {_e("; ".join(data.problems))}</p>' if data.problems else "")
+        + "</section>"
+    )
+    if data.envs:
+        parts.append(_env_sections(data, colors))
+
+    single = len(data.rows) == 1
+    pairs = []
+    for index, row in enumerate(data.rows):
+        prefix = "" if single else f"p{index}-"
+        summary = (
+            f"{row.env} · {row.policy} — {row.episodes} episodes ({row.invalid} invalid), "
+            f"x axis: {row.detail.x_label}"
+        )
+        pairs.append(
+            f'<details class="pair" id="pair-{index}" data-env="{_e(row.env)}" data-policy="{_e(row.policy)}"'
+            f"{' open' if single else ''}><summary>{_e(summary)}</summary>"
+            + _detail_html(row.detail, prefix)
+            + "</details>"
+        )
+    if pairs:
+        parts.append(
+            '<section id="pairs"><h2>Within one env and policy</h2>'
+            '<p class="note">Episode-order (or training-step) charts, each over the episodes of one env '
+            "and one policy only. Open one to see it.</p>" + "".join(pairs) + "</section>"
+        )
+
     parts.append(
         '<section id="episodes"><h2>Episodes</h2>'
         f'<p class="note">First {len(data.episode_rows)} of {data.episodes}. Inspect one with '

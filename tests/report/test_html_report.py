@@ -17,6 +17,7 @@ from agentgym.trajectory import EpisodeRecord, TrajectoryWriter
 
 TOY = "agentgym/StallOrSubmit-v0"
 CHROMIUM = "/usr/bin/chromium"
+#: the charts of one env x policy (on a page with several, prefixed p<i>-)
 EXPECTED_CHARTS = (
     "returns",
     "rates",
@@ -47,11 +48,16 @@ def run_records() -> list[EpisodeRecord]:
                     seed=step,
                     task_id="toy-1",
                     env_id=TOY,
+                    env_kwargs={"max_turns": 6},
                     group_id=f"s{step}",
                     sample_index=0,
                 )
             )
-            batch.append(run_episode(env, OraclePolicy(), seed=step, task_id="toy-2", env_id=TOY))
+            batch.append(
+                run_episode(
+                    env, OraclePolicy(), seed=step, task_id="toy-2", env_id=TOY, env_kwargs={"max_turns": 6}
+                )
+            )
         finally:
             env.close()
         for record in batch:
@@ -84,34 +90,53 @@ def report_file(run_file):
 
 def test_report_numbers(run_records):
     data = compute_report_data(run_records)
-    valid = [r for r in run_records if not r.reward_invalid]
-    assert data.episodes == len(run_records) and data.invalid == 1 and data.valid == len(valid)
-    assert data.x_label == "training step"
-    assert data.returns["gated"].curve_x == [0.0, 1.0, 2.0]
-    assert data.returns["direct"].mean == pytest.approx(
+    assert data.episodes == len(run_records) and data.invalid == 1
+    assert data.valid == sum(not r.reward_invalid for r in run_records)
+    # one row per policy on the one env: random (over its seeds), the stalling script, the oracle
+    assert [(r.env, r.policy) for r in data.rows] == [
+        ("StallOrSubmit-v0", "random"),
+        ("StallOrSubmit-v0", "scripted"),
+        ("StallOrSubmit-v0", "oracle"),
+    ]
+    row = data.row("StallOrSubmit-v0", "random")
+    randoms = [r for r in run_records if r.policy["name"] == "random"]
+    valid = [r for r in randoms if not r.reward_invalid]
+    assert row.episodes == len(randoms) and row.invalid == 1
+    detail = row.detail  # the training-step view of random on the toy only
+    assert detail.x_label == "training step"
+    assert detail.returns["gated"].curve_x == [0.0, 1.0, 2.0]
+    assert detail.returns["direct"].mean == pytest.approx(
         sum(r.report.return_direct for r in valid) / len(valid)
     )
-    assert {"completed", "success"} <= set(data.rates)
-    stalls = sum(stalled(r) for r in valid) / len(valid)
-    indicator = {i.key: i for i in data.indicators}
-    assert stalls >= 3 / len(valid) and indicator["stalling"].value == pytest.approx(stalls)
+    assert row.returns["direct"] == pytest.approx(detail.returns["direct"].mean)
+    assert {"completed", "success"} <= set(detail.rates)
+    indicator = {i.key: i for i in detail.indicators}
+    assert indicator["stalling"].value == pytest.approx(sum(stalled(r) for r in valid) / len(valid))
     assert indicator["tampering"].value is None  # the toy has no tamper component
     gap = sum(r.report.return_direct - r.report.return_outcome for r in valid) / len(valid)
     assert indicator["proxy_gap"].value == pytest.approx(gap)
-    top_gate = next(iter(data.gate_open.values()))
+    top_gate = next(iter(detail.gate_open.values()))
     assert top_gate == pytest.approx(sum(r.report.levels[0].gate_open for r in valid) / len(valid))
-    assert set(data.zero_variance) == {"gated", "direct", "outcome"}
-    assert 0.0 <= data.zero_variance["outcome"] <= 1.0
-    assert "outcome" in data.label_counts and sum(data.label_counts["outcome"].values()) == len(valid)
-    assert "critic" in data.step_component_totals
+    assert set(detail.zero_variance) == {"gated", "direct", "outcome"}
+    assert 0.0 <= detail.zero_variance["outcome"] <= 1.0
+    assert detail.groups == 9 + 1  # 3 groups per training step, and the invalid episode's
+    assert "outcome" in detail.label_counts and sum(detail.label_counts["outcome"].values()) == len(valid)
+    assert "critic" in detail.step_component_totals
+    # the script that only stalls: every episode runs into the turn cap
+    scripted = data.row("StallOrSubmit-v0", "scripted")
+    assert {i.key: i for i in scripted.detail.indicators}["stalling"].value == 1.0
+    assert scripted.success == 0.0 and scripted.pass_k == {}  # its groups have one sample each
+    assert data.row("StallOrSubmit-v0", "oracle").groups == 0
 
 
 def test_report_is_self_contained(report_file):
     page = report_file.read_text()
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"(https?:)?//", page)
+    assert 'data-chart="env0"' in page  # the toy's policies side by side
     for chart in EXPECTED_CHARTS:
-        assert f'data-chart="{chart}"' in page
+        assert f'data-chart="p0-{chart}"' in page  # random's episode-order charts
+        assert f'data-chart="{chart}"' not in page  # never over the whole run
     # ids inside the inline SVGs are unique across the page
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))
@@ -135,7 +160,9 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
             page.goto(out.as_uri())
             page.screenshot(path=str(tmp_path / "full.png"), full_page=True)
             assert page.title().startswith("agentgym report")
-            for chart in EXPECTED_CHARTS:
+            assert page.locator("#env-policy-table tbody tr").count() == 3
+            page.locator("details#pair-0 > summary").click()  # random on the toy
+            for chart in ["env0", *(f"p0-{c}" for c in EXPECTED_CHARTS)]:
                 element = page.locator(f'svg[data-chart="{chart}"]')
                 assert element.count() == 1, chart
                 element.scroll_into_view_if_needed()
@@ -147,7 +174,7 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
                 # not one colour dominating: the plotted marks cover a visible share of the area
                 dominant = max(count for count, _ in colours) / (image.width * image.height)
                 assert dominant < 0.97, f"chart {chart} is {dominant:.1%} one colour"
-            cards = page.locator("[data-indicator]")
+            cards = page.locator("details#pair-0 [data-indicator]")
             assert cards.count() >= 4
         finally:
             browser.close()
@@ -163,7 +190,7 @@ def test_report_command(run_file, tmp_path):
     out = tmp_path / "cli.html"
     result = CliRunner().invoke(app, ["report", str(run_file.parent), "--html", str(out)])
     assert result.exit_code == 0, result.output
-    assert out.exists() and 'data-chart="returns"' in out.read_text()
+    assert out.exists() and 'id="env-policy-table"' in out.read_text()
     result = CliRunner().invoke(app, ["report", str(tmp_path / "missing.jsonl")])
     assert result.exit_code == 2
 
