@@ -69,6 +69,10 @@ class RewardSpecWarning(UserWarning):
     """A reward spec may let lower levels override the outcome (the dominance check)."""
 
 
+class GrammarErrorWarning(UserWarning):
+    """A family's `parse_text_action` raised something other than `ActionParseError` (a family bug)."""
+
+
 class UndeclaredComponentWarning(UserWarning):
     """A family emitted a component it does not declare (a family bug; `agentgym check` fails it)."""
 
@@ -113,9 +117,9 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
-        self.max_turns = int(max_turns or self.default_max_turns)
+        self.max_turns = int(self.default_max_turns if max_turns is None else max_turns)
         if self.max_turns < 1:
-            raise ValueError("max_turns must be >= 1")
+            raise ValueError(f"max_turns must be >= 1, got {max_turns!r}")
         self.tasks: TaskSource[TaskT] | None = tasks
         if split is not None and tasks is not None and split not in tasks.splits():
             raise TaskError(f"unknown split {split!r}; splits: {', '.join(tasks.splits())}")
@@ -507,6 +511,12 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
                 family_calls = self.parse_text_action(parsed.text)
             except ActionParseError as exc:
                 parsed.errors.append(str(exc))
+                return parsed
+            except Exception as exc:  # noqa: BLE001 - a grammar bug must not crash a step: the agent's
+                # text was unreadable to it; say so, and warn so the family's tests and checks see it
+                warnings.warn(f"{type(self).__name__}.parse_text_action raised {type(exc).__name__}: {exc}",
+                              GrammarErrorWarning, stacklevel=4)
+                parsed.errors.append(f"your reply could not be read ({type(exc).__name__})")
                 return parsed
             if family_calls:
                 parsed.calls = family_calls

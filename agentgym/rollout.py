@@ -24,9 +24,11 @@ import numpy as np
 
 from agentgym.errors import InfrastructureError
 from agentgym.family import task_source
+from agentgym.parsing import action_text
 from agentgym.policy import Policy, PolicyOutput
 from agentgym.trajectory import (
     EpisodeRecord,
+    RunLock,
     StepRecord,
     TrajectoryWriter,
     TurnTokens,
@@ -196,7 +198,7 @@ class EpisodeRunner:
         self.record.steps.append(
             StepRecord(
                 turn=info.get("turn", len(self.record.steps) + 1),
-                action=str(message.get("content") or ""),
+                action=action_text(message),
                 message=message,
                 tool_calls=info.get("tool_calls", []),
                 observation=observation,
@@ -356,6 +358,29 @@ def _same(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
     return config_hash(recorded) == config_hash(current)
 
 
+def _describe_policy(policy: Any) -> dict[str, Any]:
+    return policy.describe() if hasattr(policy, "describe") else {"name": getattr(policy, "name", "?")}
+
+
+def pending_jobs(
+    jobs: Sequence[EpisodeJob],
+    out: str | Path,
+    *,
+    env_id: str,
+    policy: Policy,
+    env_kwargs: dict[str, Any] | None = None,
+) -> list[EpisodeJob]:
+    """The jobs whose episode `out` does not hold yet for this policy and env configuration.
+
+    Exact only while the caller owns the file (an open `TrajectoryWriter`): otherwise another
+    writer may add episodes after this read."""
+    done = completed_keys(out, policy=_describe_policy(policy), env_kwargs=dict(env_kwargs or {}))
+    jobs = [j for j in jobs if (env_id, j.task_id or "", j.seed, j.group_id, j.sample_index) not in done]
+    # episodes whose task the env picked (task_id None) are matched on seed/group/sample
+    done_untasked = {(k[2], k[3], k[4]) for k in done}
+    return [j for j in jobs if j.task_id is not None or (j.seed, j.group_id, j.sample_index) not in done_untasked]
+
+
 async def arun_episodes(
     make_env: Callable[[], gym.Env],
     policy: Policy,
@@ -369,21 +394,35 @@ async def arun_episodes(
     run_id: str | None = None,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
 ) -> list[EpisodeRecord]:
-    """Run many episodes, at most `concurrency` at once, each env used by one episode at a time."""
-    if resume and out is not None:
-        description = (
-            policy.describe() if hasattr(policy, "describe") else {"name": getattr(policy, "name", "?")}
-        )
-        done = completed_keys(out, policy=description, env_kwargs=dict(env_kwargs or {}))
-        jobs = [j for j in jobs if (env_id, j.task_id or "", j.seed, j.group_id, j.sample_index) not in done]
-        # episodes whose task the env picked (task_id None) are matched on seed/group/sample
-        done_untasked = {(k[2], k[3], k[4]) for k in done}
-        jobs = [
-            j
-            for j in jobs
-            if j.task_id is not None or (j.seed, j.group_id, j.sample_index) not in done_untasked
-        ]
+    """Run many episodes, at most `concurrency` at once, each env used by one episode at a time.
+
+    With `out`, the run owns the file for its whole length (a second writer fails at once with
+    `TrajectoryLockedError`), and `resume` skips the episodes it already holds."""
     writer = TrajectoryWriter(out) if out is not None else None
+    try:
+        if resume and out is not None:
+            jobs = pending_jobs(jobs, out, env_id=env_id, policy=policy, env_kwargs=env_kwargs)
+        return await _run_jobs(
+            make_env, policy, jobs, env_id=env_id, env_kwargs=env_kwargs, concurrency=concurrency,
+            writer=writer, run_id=run_id, on_episode=on_episode,
+        )  # fmt: skip
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def _run_jobs(
+    make_env: Callable[[], gym.Env],
+    policy: Policy,
+    jobs: Sequence[EpisodeJob],
+    *,
+    env_id: str,
+    env_kwargs: dict[str, Any] | None,
+    concurrency: int,
+    writer: TrajectoryWriter | None,
+    run_id: str | None,
+    on_episode: Callable[[EpisodeRecord], None] | None,
+) -> list[EpisodeRecord]:
     pool: asyncio.Queue[gym.Env] = asyncio.Queue()
     created: list[gym.Env] = []
     limit = max(1, min(concurrency, len(jobs) or 1))
@@ -418,11 +457,174 @@ async def arun_episodes(
     finally:
         for env in created:
             await asyncio.to_thread(env.close)
-        if writer is not None:
-            writer.close()
     order = {(j.task_id, j.seed, j.group_id, j.sample_index): i for i, j in enumerate(jobs)}
     records.sort(key=lambda r: order.get((r.task_id or None, r.seed, r.group_id, r.sample_index), 1 << 30))
     return records
+
+
+class PreparedRun:
+    """A run whose inputs are checked and whose resources are held, before any episode plays.
+
+    `prepare_run` makes the first env (a bad env argument or reward spec fails here), checks
+    every requested task id, plans the jobs and takes ownership of the output file (a second
+    writer fails here). `skip_done(policy)` drops the episodes the file already holds (exact:
+    the file is owned); `execute(policy)` plays the rest. Use it as a context manager, or call
+    `close()`, so the spare env and the file are released on every path.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        make_env: Callable[[], Any],
+        jobs: list[EpisodeJob],
+        *,
+        concurrency: int,
+        writer: TrajectoryWriter | None,
+        spare: list[Any],
+        run_id: str | None,
+    ) -> None:
+        self.env_id = env_id
+        self.env_kwargs = env_kwargs
+        self.jobs = jobs
+        self.planned = len(jobs)
+        self.concurrency = concurrency
+        self.writer = writer
+        self.out = writer.path if writer is not None else None
+        self.run_id = run_id
+        self._make_env = make_env
+        self._spare = spare
+
+    def skip_done(self, policy: Policy) -> int:
+        """Drop the jobs whose episodes the output file holds; returns how many were dropped."""
+        if self.out is None:
+            return 0
+        before = len(self.jobs)
+        self.jobs = pending_jobs(self.jobs, self.out, env_id=self.env_id, policy=policy, env_kwargs=self.env_kwargs)
+        return before - len(self.jobs)
+
+    def execute(
+        self, policy: Policy, *, on_episode: Callable[[EpisodeRecord], None] | None = None
+    ) -> list[EpisodeRecord]:
+        def pooled_env() -> Any:
+            return self._spare.pop() if self._spare else self._make_env()
+
+        try:
+            return asyncio.run(
+                _run_jobs(
+                    pooled_env, policy, self.jobs, env_id=self.env_id, env_kwargs=self.env_kwargs,
+                    concurrency=self.concurrency, writer=self.writer, run_id=self.run_id, on_episode=on_episode,
+                )  # fmt: skip
+            )
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        while self._spare:  # not taken (e.g. every episode was already done)
+            self._spare.pop().close()
+        if self.writer is not None:
+            self.writer.close()
+
+    def __enter__(self) -> PreparedRun:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_task_ids(env: Any, task_ids: Sequence[str], listed: Sequence[str] | None) -> None:
+    """Raise `TaskError` naming the first unknown id (and close ones) unless every id is one the
+    env can play: in its task list, or accepted by its `select_task` (which may take aliases)."""
+    from agentgym.errors import TaskError
+
+    known = set(listed or ())
+    select = getattr(getattr(env, "unwrapped", env), "select_task", None)
+    unknown: list[tuple[str, str]] = []
+    for task_id in dict.fromkeys(task_ids):
+        if task_id in known:
+            continue
+        if select is not None:
+            try:
+                select(task_id, {})
+                continue
+            except (TaskError, KeyError, ValueError) as exc:
+                unknown.append((task_id, str(exc.args[0]) if exc.args else repr(task_id)))
+        elif listed is not None:
+            unknown.append((task_id, f"unknown task id {task_id!r}"))
+    if unknown:
+        more = f" (and {len(unknown) - 1} more unknown id(s))" if len(unknown) > 1 else ""
+        raise TaskError(f"{unknown[0][1]}{more}")
+
+
+def prepare_run(
+    env_id: str,
+    *,
+    episodes: int | None = None,
+    task_ids: Sequence[str] | None = None,
+    group_size: int = 1,
+    seed: int = 0,
+    concurrency: int = 1,
+    env_kwargs: dict[str, Any] | None = None,
+    out: str | Path | None = None,
+    run_id: str | None = None,
+    executor: str = "local",
+) -> PreparedRun:
+    """Check a run's inputs and take its resources before any episode plays (see `PreparedRun`).
+
+    Raises `ValueError` for a non-positive count or an unknown executor, whatever the env's
+    constructor raises for bad env arguments, `TaskError` for an unknown task id, and
+    `TrajectoryLockedError` when another run writes `out`."""
+    _positive("episodes", episodes)
+    _positive("group_size", group_size)
+    _positive("concurrency", concurrency)
+    if task_ids is not None and not list(task_ids):
+        raise ValueError("task_ids is empty")
+    if executor not in ("local", "ray"):
+        raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    env_kwargs = dict(env_kwargs or {})
+
+    def make_env() -> Any:
+        if executor == "ray":
+            from agentgym.ray_executor import RayEnv
+
+            return RayEnv(env_id, env_kwargs)
+        return gym.make(env_id, **env_kwargs)
+
+    # the output file first: a second run writing it fails at once, before any env is made
+    run_lock = RunLock(out).acquire() if out is not None else None
+    spare: list[Any] = []
+    writer = None
+    try:
+        spare.append(make_env())  # made now: a bad argument fails before any episode; joins the pool
+        split = env_kwargs.get("split")
+        source = task_source(env_id, env_kwargs)
+        probe = spare[0].unwrapped
+        if source is not None:  # listed without asking the env
+            listed: list[str] | None = source.ids(split)
+        else:
+            listed = probe.task_ids(split) if hasattr(probe, "task_ids") else None
+        if task_ids is not None:
+            check_task_ids(spare[0], task_ids, source.ids() if source is not None else listed)
+        jobs = plan_jobs(
+            list(task_ids) if task_ids is not None else listed, episodes=episodes, group_size=group_size, seed=seed
+        )
+        writer = TrajectoryWriter(out, lock=run_lock) if out is not None else None
+    except BaseException:
+        for env in spare:
+            env.close()
+        if run_lock is not None:
+            run_lock.release()
+        raise
+    return PreparedRun(
+        env_id, env_kwargs, make_env, jobs, concurrency=concurrency, writer=writer, spare=spare, run_id=run_id
+    )
 
 
 def run_episodes(
@@ -441,56 +643,18 @@ def run_episodes(
     on_episode: Callable[[EpisodeRecord], None] | None = None,
     executor: str = "local",
 ) -> list[EpisodeRecord]:
-    """Make envs by id and run a plan of episodes (see `plan_jobs`, `arun_episodes`).
+    """Make envs by id and run a plan of episodes (see `plan_jobs`, `prepare_run`).
 
-    `executor="ray"` runs each env in a Ray actor (`agentgym.ray_executor.RayEnv`), on the
-    cluster `ray.init` connects to; the policy stays in this process.
+    Every input is checked before the first episode (`prepare_run`). `out` is owned by this run until it ends; `resume` skips the
+    episodes it already holds. `executor="ray"` runs each env in a Ray actor
+    (`agentgym.ray_executor.RayEnv`), on the cluster `ray.init` connects to; the policy stays in
+    this process.
     """
-    env_kwargs = dict(env_kwargs or {})
-    if executor not in ("local", "ray"):
-        raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
-
-    def make_env() -> Any:
-        if executor == "ray":
-            from agentgym.ray_executor import RayEnv
-
-            return RayEnv(env_id, env_kwargs)
-        return gym.make(env_id, **env_kwargs)
-
-    spare: list[Any] = []  # an env made to list the tasks becomes the pool's first env
-    split = env_kwargs.get("split")
-    if task_ids is not None:
-        listed: list[str] | None = list(task_ids)
-    elif (source := task_source(env_id, env_kwargs)) is not None:  # listed without building an env
-        listed = source.ids(split)
-    else:
-        probe = make_env()
-        spare.append(probe)
-        try:
-            listed = probe.unwrapped.task_ids(split) if hasattr(probe.unwrapped, "task_ids") else None
-        except BaseException:
-            probe.close()
-            raise
-    jobs = plan_jobs(listed, episodes=episodes, group_size=group_size, seed=seed)
-
-    def pooled_env() -> Any:
-        return spare.pop() if spare else make_env()
-
-    try:
-        return asyncio.run(
-            arun_episodes(
-                pooled_env,
-                policy,
-                jobs,
-                env_id=env_id,
-                env_kwargs=env_kwargs,
-                concurrency=concurrency,
-                out=out,
-                resume=resume,
-                run_id=run_id,
-                on_episode=on_episode,
-            )
-        )
-    finally:
-        for env in spare:  # not taken (e.g. every episode was already done)
-            env.close()
+    run = prepare_run(
+        env_id, episodes=episodes, task_ids=task_ids, group_size=group_size, seed=seed, concurrency=concurrency,
+        env_kwargs=env_kwargs, out=out, run_id=run_id, executor=executor,
+    )  # fmt: skip
+    with run:
+        if resume:
+            run.skip_done(policy)
+        return run.execute(policy, on_episode=on_episode)

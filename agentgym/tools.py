@@ -36,14 +36,25 @@ class ToolCall(BaseModel):
 
     def canonical(self) -> str:
         """A stable string for comparing calls (repeated-action detection)."""
-        return json.dumps([self.name, self.arguments], sort_keys=True, default=str)
+        return _dumps([self.name, self.arguments], sort_keys=True)
 
     def to_openai(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "type": "function",
-            "function": {"name": self.name, "arguments": json.dumps(self.arguments, default=str)},
+            "function": {"name": self.name, "arguments": _dumps(self.arguments)},
         }
+
+
+def _dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """`json.dumps` that never raises: values JSON cannot hold (a family's own objects, a mixed-type
+    key, a number too large to print, nesting too deep) are written through `json_safe`."""
+    try:
+        return json.dumps(value, sort_keys=sort_keys, default=str)
+    except (TypeError, ValueError, RecursionError):
+        from agentgym.parsing import json_safe  # parsing imports this module
+
+        return json.dumps(json_safe(value), sort_keys=sort_keys)
 
 
 class ToolResult(BaseModel):
@@ -58,6 +69,19 @@ class ToolResult(BaseModel):
     @property
     def malformed(self) -> bool:
         return self.error_kind in MALFORMED_KINDS
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """`text` with every unpaired UTF-16 surrogate replaced by U+FFFD (a surrogate pair held as
+    two code points is joined into its character), so it always encodes as UTF-8. Used on all an
+    agent sends (`agentgym.parsing`) and on every tool result."""
+    text = str(text)
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 _SECTION = re.compile(r"^(\w[\w ]*):\s*$")
@@ -179,6 +203,8 @@ def format_validation_error(tool_name: str, error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"]) or "arguments"
+        if len(where) > 200:  # a key is the agent's text: echo a bounded part of it
+            where = where[:200] + "..."
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unexpected argument"
@@ -196,7 +222,7 @@ def render_value(value: Any) -> str:
         return value.model_dump_json()
     try:
         return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return str(value)
 
 
@@ -252,8 +278,10 @@ class Toolset:
     def call(self, call: ToolCall) -> ToolResult:
         """Validate and run one call. Agent mistakes come back as `ok=False` results."""
         result = self._call(call)
-        result.name = call.name
-        result.tool_call_id = call.id
+        # what the agent sees and the trajectory records must always encode as UTF-8
+        result.content = clean_text(result.content)
+        result.name = clean_text(call.name)
+        result.tool_call_id = clean_text(call.id)
         return result
 
     def _call(self, call: ToolCall) -> ToolResult:
@@ -272,7 +300,7 @@ class Toolset:
                 content="Error: " + format_validation_error(t.name, exc), ok=False, error_kind="invalid_arguments"
             )
         try:
-            value = t(**arguments)
+            content = render_value(t(**arguments))
         except InfrastructureError:
             raise
         except ToolError as exc:
@@ -283,4 +311,4 @@ class Toolset:
                 ok=False,
                 error_kind="exception",
             )
-        return ToolResult(content=render_value(value))
+        return ToolResult(content=content)

@@ -10,13 +10,22 @@ validation error becomes a `SpecError` whose message names the field (``levels.1
 through `load_spec`, `resolve_spec`, `spec_from_data` or `RewardSpec.model_validate`. (Keyword
 construction, ``RewardSpec(levels=...)``, raises pydantic's `ValidationError`: a custom
 ``__init__`` would make pydantic wrap the `SpecError` in its own error.)
+
+Sizes are bounded, so a huge or hostile spec is refused at once instead of being parsed for
+minutes: a spec file is at most `MAX_SPEC_BYTES` (1 MB), a spec at most `MAX_LEVELS` levels, a
+level at most `MAX_COMPONENTS` components (and as many labels in `values`), the judges section
+at most `MAX_JUDGES` judges; the error names the field (``levels: at most 64 levels, got 130000``).
+Judge configs' numbers must be finite too (``judges: j.pregate.fail_value: must be a finite
+number``).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping, Sequence
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,6 +54,16 @@ _AGGREGATE_ALIASES = {"soft-min": "softmin", "soft_min": "softmin", "average": "
 ComponentValue = float | int | bool | str
 
 BUILTIN_DEFAULT = Path(__file__).with_name("specs") / "default.yaml"
+
+MAX_SPEC_BYTES = 1_000_000  # a spec file larger than this is refused before it is parsed
+MAX_LEVELS = 64
+MAX_COMPONENTS = 256  # per level (and labels per level's `values`)
+MAX_JUDGES = 64
+
+
+def _check_count(value: Any, limit: int, what: str) -> None:
+    if isinstance(value, Sized) and not isinstance(value, (str, bytes)) and len(value) > limit:
+        raise ValueError(f"at most {limit} {what}, got {len(value)}")
 
 
 class SpecError(ValueError):
@@ -125,6 +144,7 @@ class Level(_Strict):
     @field_validator("components", mode="before")
     @classmethod
     def _components(cls, value: Any) -> Any:
+        _check_count(value, MAX_COMPONENTS, "components in a level")
         if isinstance(value, str):
             return {value: 1.0}
         if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
@@ -141,6 +161,12 @@ class Level(_Strict):
                     raise ValueError(f"coefficient of {name!r} must be a number, got {coef!r}")
             return value
         raise ValueError("must be a list of component names or a mapping name -> coefficient")
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_count(cls, value: Any) -> Any:
+        _check_count(value, MAX_COMPONENTS, "labels in `values`")
+        return value
 
     @field_validator("components")
     @classmethod
@@ -193,10 +219,31 @@ class RewardSpec(_Strict):
         except ValidationError as exc:
             raise SpecError(format_validation_error(exc, source)) from None
 
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _levels_count(cls, value: Any) -> Any:
+        _check_count(value, MAX_LEVELS, "levels")
+        return value
+
+    @field_validator("judges", mode="before")
+    @classmethod
+    def _judges_count(cls, value: Any) -> Any:
+        _check_count(value, MAX_JUDGES, "judges")
+        return value
+
+    @field_validator("judges")
+    @classmethod
+    def _judges_finite(cls, value: dict[str, JudgeConfig]) -> dict[str, JudgeConfig]:
+        for name, config in value.items():
+            where = _non_finite(config.model_dump(mode="python"))
+            if where is not None:
+                raise ValueError(f"{name}.{where}: must be a finite number")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> RewardSpec:
-        names = [level.name for level in self.levels]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(level.name for level in self.levels)
+        duplicates = sorted(n for n, c in counts.items() if c > 1)
         if duplicates:
             raise ValueError(f"level names must be unique; repeated: {duplicates}")
         if self.success_only and not self.levels[0].values:
@@ -275,6 +322,23 @@ class RewardSpec(_Strict):
         )
 
 
+def _non_finite(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first NaN or infinity inside `value`, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "<value>"
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 # ---------------------------------------------------------------------- loading and errors
 def _field_names() -> list[str]:
     names: set[str] = set()
@@ -319,14 +383,24 @@ def load_spec(path: str | Path) -> RewardSpec:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"reward spec file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    size = path.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"invalid reward spec in {path}: the file is {size / 1e6:.1f} MB; a spec file may be at most "
+            f"{MAX_SPEC_BYTES / 1e6:g} MB"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"invalid reward spec in {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            data = yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SpecError(f"invalid reward spec in {path}: cannot parse: {exc}") from None
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+    except (yaml.YAMLError, json.JSONDecodeError, RecursionError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise SpecError(f"invalid reward spec in {path}: cannot parse: {reason}") from None
     return spec_from_data(data, str(path))
 
 

@@ -4,6 +4,7 @@
 # writing one replayable trajectory file per env, evaluating them, and showing a replay.
 #   bash scripts/demo.sh                 full setup + episodes (~15 min on 2 idle cores after setup)
 #   SKIP_SETUP=1 bash scripts/demo.sh    reuse an existing setup
+# A family whose run fails does not stop the others; the script then exits 1 listing every failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${SKIP_SETUP:-0}" = "1" ] || bash scripts/setup.sh
@@ -37,13 +38,18 @@ else:
 PY
 MODEL="vllm:http://127.0.0.1:$PORT#smollm2?temperature=0.7&max_tokens=192"
 
+FAILED=()
 play() {  # env short-name policy episodes [extra args...]
   local env=$1 name=$2 policy=$3 n=$4; shift 4
   local tag=oracle; [ "$policy" = oracle ] || tag=smollm2
   echo
   echo "==> $env  policy=${policy%%\?*}"
-  agentgym eval "$env" --policy "$policy" --n "$n" --out "$RUN/$name-$tag.jsonl" "$@" \
-    || echo "   ($env: the run failed, see above)"
+  local code=0
+  agentgym eval "$env" --policy "$policy" --n "$n" --out "$RUN/$name-$tag.jsonl" "$@" || code=$?
+  if [ "$code" -ne 0 ]; then
+    echo "   FAILED: $name ($env, policy $tag) exited $code; see above" >&2
+    FAILED+=("$name ($env, $tag: exit $code)")
+  fi
 }
 
 for policy in oracle "$MODEL"; do
@@ -54,6 +60,13 @@ for policy in oracle "$MODEL"; do
   play agentgym/Web-v0 web "$policy" 2 -e suite=shop --max-turns 12
   play agentgym/SWE-v0 swe "$policy" 1 --max-turns 6
 done
+
+if [ "${#FAILED[@]}" -gt 0 ]; then
+  echo >&2
+  echo "demo FAILED: ${#FAILED[@]} family run(s) failed:" >&2
+  printf '  - %s\n' "${FAILED[@]}" >&2
+  exit 1
+fi
 
 echo
 echo "Trajectories are in $RUN/. Next:"

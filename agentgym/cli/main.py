@@ -1,6 +1,10 @@
 """The `agentgym` command line. Heavy imports stay inside commands so `agentgym --help` is fast.
 
-Exit codes: 0 success, 1 the work failed (e.g. a validation did not pass), 2 bad input.
+Exit codes: 0 success, 1 the work failed (e.g. a validation did not pass, every episode of a run
+was invalid), 2 bad input. Either way the reason is one `error:` line on stderr; `--debug`
+(anywhere on the command line) shows the traceback instead. `run` and `eval` check every argument
+(counts, env id, env arguments, reward spec, task ids, policy string and server, output paths,
+ownership of the output file) before the first episode starts.
 """
 
 from __future__ import annotations
@@ -14,12 +18,21 @@ from typing import Annotated, Any
 import typer
 
 from agentgym.cli.common import (
+    EXIT_FAILURE,
+    AgentGymGroup,
+    check_agent_env,
+    check_env_args,
     check_env_id,
+    check_output_path,
+    check_positive,
+    check_spec_file,
     cli_errors,
     console,
     err_console,
+    fail,
     make_policy,
-    parse_env_args,
+    preflight_policy,
+    warn,
 )
 
 
@@ -35,7 +48,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=AgentGymGroup,
 )
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the traceback of an error (accepted anywhere on the line)")
+    ] = False,
+) -> None:
+    """Gymnasium environments for multi-turn LLM agents: run, evaluate, replay, re-score, train."""
+
+
 tasks_app = typer.Typer(help="Build and validate task suites.", no_args_is_help=True)
 train_app = typer.Typer(help="Train agents.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
@@ -114,9 +139,11 @@ def list_envs() -> None:
 @app.command("check")
 def check(
     env_id: Annotated[str, typer.Argument(help="any Gymnasium id: agentgym/NAME-vN, or my_pkg:my/Env-v0 (imports my_pkg)")],
-    episodes: Annotated[int, typer.Option("--episodes", "-n", help="oracle episodes (random: twice as many)")] = 3,
+    episodes: Annotated[
+        int, typer.Option("--episodes", "-n", min=1, help="oracle episodes (random: twice as many)")
+    ] = 3,
     env_arg: EnvArgOpt = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
     reexec: Annotated[bool, typer.Option(help="re-execute the first oracle episode")] = True,
 ) -> None:
     """Family conformance: check_env, declared components emitted, oracle succeeds, random does not,
@@ -125,7 +152,8 @@ def check(
 
     with cli_errors():
         env_id = check_env_id(env_id)
-        kwargs = parse_env_args(env_arg) if env_arg else None
+        kwargs = check_env_args(env_id, env_arg) if env_arg else None
+    with cli_errors(work=True):
         result = check_conformance(env_id, kwargs, episodes=episodes, seed=seed, reexec=reexec)
     for item in result.checks:
         mark = "[green]pass[/]" if item.passed else "[bold red]FAIL[/]"
@@ -151,56 +179,95 @@ def _rollout(
     task: list[str] | None,
     resume: bool,
     executor: str = "local",
-) -> tuple[list[Any], Path | None, Any]:
+    json_out: Path | None = None,
+) -> tuple[list[Any], Path | None, Any, dict[str, Any]]:
+    """Check every input (exit 2 naming the first bad one), then play the episodes (exit 1 when
+    the work fails, or when every episode played is invalid)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from agentgym.rollout import run_episodes
+    from agentgym.rollout import prepare_run
 
-    env_id = check_env_id(env_id)
-    kwargs = parse_env_args(env_args)
-    if reward is not None:
-        kwargs["reward"] = reward
-    if max_turns is not None:
-        kwargs["max_turns"] = max_turns
-    policy = make_policy(policy_spec)
-    total = (len(task) if task else episodes or 1) * group_size
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
-
-    def on_episode(record: Any) -> None:
-        progress.advance(bar)
-        if not console.is_terminal:
-            ret = (
-                "invalid" if record.reward_invalid or record.report is None else f"{record.report.return_:g}"
+    with cli_errors():
+        # cheap checks first: counts and paths, ids, env arguments, spec, policy string and server
+        for name, value in (("--episodes", episodes), ("--group-size", group_size),
+                            ("--concurrency", concurrency), ("--max-turns", max_turns)):
+            check_positive(name, value)
+        if executor not in ("local", "ray"):
+            fail(f"--executor must be local or ray, got {executor!r}")
+        if task is not None and not all(t.strip() for t in task):
+            fail("--task: empty task id")
+        check_output_path(out, "--out")
+        check_output_path(json_out, "--json")
+        if out is not None and json_out is not None and out.resolve() == json_out.resolve():
+            fail("--json and --out name the same file")
+        env_id = check_env_id(env_id)
+        target = check_agent_env(env_id)
+        kwargs = check_env_args(env_id, env_args, target)
+        if reward is not None:
+            kwargs["reward"] = reward
+        if max_turns is not None:
+            kwargs["max_turns"] = max_turns
+        check_spec_file(kwargs.get("reward") if isinstance(kwargs.get("reward"), str) else None)
+        preflight_policy(policy_spec)
+        # the env is made (env arguments, spec), task ids checked, the output file owned
+        run = prepare_run(
+            env_id, episodes=None if task else episodes, task_ids=task or None, group_size=group_size, seed=seed,
+            concurrency=concurrency, env_kwargs=kwargs, out=out, executor=executor,
+        )  # fmt: skip
+    with run:
+        with cli_errors():
+            policy = make_policy(policy_spec)
+            skipped = run.skip_done(policy) if resume else 0
+        if skipped:
+            left = len(run.jobs)
+            console.print(
+                f"resuming: {skipped} of {run.planned} episode(s) already in {out}; "
+                + (f"playing {left}" if left else "nothing left to play (--no-resume plays them again)"),
+                highlight=False,
+                soft_wrap=True,
             )
-            print(
-                f"episode task={record.task_id} seed={record.seed} turns={len(record.steps)} return={ret}",
-                flush=True,
-            )
-
-    with progress:
-        bar = progress.add_task(f"{env_id} x {policy_spec}", total=total)
-        records = run_episodes(
-            env_id,
-            policy,
-            episodes=None if task else episodes,
-            task_ids=task or None,
-            group_size=group_size,
-            seed=seed,
-            concurrency=concurrency,
-            env_kwargs=kwargs,
-            out=out,
-            resume=resume,
-            on_episode=on_episode,
-            executor=executor,
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
         )
-    return records, out, policy
+
+        def on_episode(record: Any) -> None:
+            progress.advance(bar)
+            if not console.is_terminal:
+                ret = (
+                    "invalid" if record.reward_invalid or record.report is None else f"{record.report.return_:g}"
+                )
+                print(
+                    f"episode task={record.task_id} seed={record.seed} turns={len(record.steps)} return={ret}",
+                    flush=True,
+                )
+
+        with cli_errors(work=True), progress:
+            bar = progress.add_task(f"{env_id} x {policy_spec}", total=len(run.jobs))
+            records = run.execute(policy, on_episode=on_episode)
+    return records, out, policy, run.env_kwargs
+
+
+def _check_valid(records: list[Any], out: Path | None) -> None:
+    """Exit 1, saying why, when every episode played was invalid; warn when some were."""
+    from collections import Counter
+
+    invalid = [r for r in records if r.reward_invalid]
+    if not invalid:
+        return
+    reasons = Counter(
+        " ".join((r.error or r.end_reason or "reward_invalid (no error recorded)").split())[:300] for r in invalid
+    )
+    reason, count = reasons.most_common(1)[0]
+    also = f" ({count} of them)" if len(reasons) > 1 else ""
+    where = f"; details: agentgym replay {out} --filter invalid" if out is not None else ""
+    if len(invalid) == len(records):
+        fail(f"all {len(records)} episode(s) were invalid: {reason}{also}{where}", EXIT_FAILURE)
+    warn(f"{len(invalid)} of {len(records)} episode(s) were invalid: {reason}{also}")
 
 
 def _print_summary(records: list[Any], title: str) -> dict[str, Any]:
@@ -222,9 +289,12 @@ PolicyOpt = Annotated[
     str, typer.Option("--policy", "-p", help="random | oracle | scripted:A|B | smollm2 | hf:PATH | vllm:URL#MODEL ...")
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="trajectory file (JSONL) to append to")]
-GroupOpt = Annotated[int, typer.Option("--group-size", "-G", "-k", help="samples per task (GRPO groups, pass@k)")]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-c", help="episodes in flight at once")]
-MaxTurnsOpt = Annotated[int | None, typer.Option("--max-turns", help="override the env's turn limit")]
+GroupOpt = Annotated[
+    int, typer.Option("--group-size", "-G", "-k", min=1, help="samples per task (GRPO groups, pass@k)")
+]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-c", min=1, help="episodes in flight at once")]
+MaxTurnsOpt = Annotated[int | None, typer.Option("--max-turns", min=1, help="override the env's turn limit")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="seed of the first episode (episode i: seed + i)")]
 TaskOpt = Annotated[list[str] | None, typer.Option("--task", "-t", help="task id (repeatable)")]
 ResumeOpt = Annotated[bool, typer.Option(help="skip episodes this configuration already wrote to --out")]
 
@@ -233,10 +303,10 @@ ResumeOpt = Annotated[bool, typer.Option(help="skip episodes this configuration 
 def run(
     env_id: Annotated[str, typer.Argument(help="a Gymnasium id (see `agentgym list`), or module:id")],
     policy: PolicyOpt = "random",
-    episodes: Annotated[int, typer.Option("--episodes", "-n", help="number of tasks (groups) to play")] = 1,
+    episodes: Annotated[int, typer.Option("--episodes", "-n", min=1, help="number of tasks (groups) to play")] = 1,
     reward: RewardOpt = None,
     out: OutOpt = None,
-    seed: int = 0,
+    seed: SeedOpt = 0,
     group_size: GroupOpt = 1,
     concurrency: ConcurrencyOpt = 1,
     max_turns: MaxTurnsOpt = None,
@@ -245,25 +315,27 @@ def run(
     resume: ResumeOpt = True,
     executor: ExecutorOpt = "local",
 ) -> None:
-    """Play episodes with a policy and write a replayable trajectory file."""
-    with cli_errors():
-        records, out, _ = _rollout(
-            env_id, policy, episodes, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume,
-            executor,
-        )  # fmt: skip
+    """Play episodes with a policy and write a replayable trajectory file (owned by this run
+    while it plays: a second run writing it fails at once, naming this one)."""
+    records, out, _, _ = _rollout(
+        env_id, policy, episodes, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume,
+        executor,
+    )  # fmt: skip
+    if records:
         _print_summary(records, f"{env_id} - {policy}")
-        if out is not None:
-            console.print(f"wrote {len(records)} episode(s) to {out}\nreplay with: agentgym replay {out}")
+    if out is not None:
+        console.print(f"wrote {len(records)} episode(s) to {out}\nreplay with: agentgym replay {out}")
+    _check_valid(records, out)
 
 
 @app.command("eval")
 def evaluate(
     env_id: Annotated[str, typer.Argument(help="a Gymnasium id (see `agentgym list`), or module:id")],
     policy: PolicyOpt = "random",
-    n: Annotated[int, typer.Option("--n", "-n", help="number of tasks")] = 10,
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="number of tasks")] = 10,
     reward: RewardOpt = None,
     out: OutOpt = None,
-    seed: int = 0,
+    seed: SeedOpt = 0,
     group_size: GroupOpt = 1,
     concurrency: ConcurrencyOpt = 1,
     max_turns: MaxTurnsOpt = None,
@@ -274,10 +346,12 @@ def evaluate(
     executor: ExecutorOpt = "local",
 ) -> None:
     """Evaluate a policy: success/resolve, completion, turns, pass@k, returns under every mode."""
-    with cli_errors():
-        records, out, agent = _rollout(
-            env_id, policy, n, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume, executor
-        )  # fmt: skip
+    played, out, agent, env_kwargs = _rollout(
+        env_id, policy, n, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume, executor,
+        json_out,
+    )  # fmt: skip
+    records = played
+    with cli_errors(work=True):
         if out is not None and resume:  # metrics cover this configuration's episodes, resumed ones included
             from agentgym.rollout import matching_records
             from agentgym.trajectory import read_trajectories
@@ -286,19 +360,20 @@ def evaluate(
                 read_trajectories(out).records,
                 env_id=check_env_id(env_id),
                 policy=agent.describe(),
-                env_kwargs=records[0].env_kwargs if records else None,
+                env_kwargs=env_kwargs,
             )
         summary = _print_summary(records, f"eval {env_id} - {policy}")
         if json_out is not None:
             json_out.write_text(json.dumps(summary, indent=2))
-        if out is not None:
-            console.print(f"trajectories: {out}  (agentgym replay {out})")
+    if out is not None:
+        console.print(f"trajectories: {out}  (agentgym replay {out})")
+    _check_valid(played, out)
 
 
 @app.command()
 def replay(
     path: Annotated[Path, typer.Argument(help="trajectory file (JSONL) or a folder of them")],
-    episode: Annotated[int | None, typer.Option("--episode", "-i", help="episode index (0-based)")] = None,
+    episode: Annotated[int | None, typer.Option("--episode", "-i", min=0, help="episode index (0-based)")] = None,
     filter_: Annotated[
         list[str] | None,
         typer.Option(
@@ -328,7 +403,7 @@ def replay(
         Path | None, typer.Option("--json", help="with --reexec: write per-episode results as JSON")
     ] = None,
     limit: Annotated[
-        int, typer.Option(help="plain mode: max characters per action/observation (0 = all)")
+        int, typer.Option(min=0, help="plain mode: max characters per action/observation (0 = all)")
     ] = 2000,
 ) -> None:
     """Browse recorded episodes (interactive on a TTY), print them, or re-execute them (--reexec).
@@ -338,6 +413,10 @@ def replay(
     """
     from agentgym.replay.cli import replay_command
 
+    with cli_errors():
+        check_output_path(json_out, "--json")
+        if json_out is not None and not reexec:
+            fail("--json is written by --reexec; add --reexec")
     code = replay_command(
         path,
         episode=episode,
@@ -388,6 +467,10 @@ def rescore(
     """Re-score stored episodes under other reward specs and gate thresholds, without running any env."""
     from agentgym.replay.cli import rescore_command
 
+    with cli_errors():
+        check_output_path(json_out, "--json")
+        for spec in reward or []:
+            check_spec_file(spec)
     code = rescore_command(
         path,
         rewards=reward,

@@ -27,27 +27,29 @@ def report(
     """Write an HTML report: returns under gated/direct/outcome, rates, gates, components, hacking."""
     from rich.console import Console
 
+    from agentgym.cli.common import EXIT_FAILURE, check_output_path, cli_errors, fail
+
     console = Console()
     err = Console(stderr=True)
     if not run.exists():
-        err.print(f"[bold red]error:[/] trajectory file or folder not found: {run}", highlight=False)
-        raise typer.Exit(2)
+        fail(f"trajectory file or folder not found: {run}")
     out = html or (run.with_suffix(".html") if run.is_file() else run / "report.html")
+    check_output_path(out, "--html")
+    if out.suffix.lower() in (".jsonl", ".json", ".yaml", ".yml"):
+        fail(f"--html {out}: refusing to write HTML over a {out.suffix} file")
     from agentgym.report.html import write_report
 
     try:
-        data = write_report(run, out, title=title, filters=filter_ or [])
+        with cli_errors():
+            data = write_report(run, out, title=title, filters=filter_ or [])
     except ImportError as exc:
-        err.print(f"[bold red]error:[/] {exc}; the report needs matplotlib: pip install 'agentgym[report]'")
-        raise typer.Exit(2) from None
-    except ValueError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(f"{exc}; the report needs matplotlib: pip install 'agentgym[report]'")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}", EXIT_FAILURE)
     for problem in data.problems:
         err.print(f"[yellow]warning:[/] {problem}", highlight=False)
     if data.episodes == 0:
-        err.print(f"[bold red]error:[/] no readable episode in {run}", highlight=False)
-        raise typer.Exit(2)
+        fail(f"no readable episode in {run}")
     console.print(
         f"wrote {out} ({data.episodes} episodes, {data.valid} valid, {len(data.env_ids)} env(s))",
         highlight=False,

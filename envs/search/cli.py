@@ -13,7 +13,22 @@ from typing import Annotated
 
 import typer
 
-from agentgym.cli.common import EXIT_FAILURE, cli_errors, console, err_console, fail
+from agentgym.cli.common import (
+    EXIT_FAILURE,
+    check_input_path,
+    check_output_path,
+    cli_errors,
+    console,
+    err_console,
+    fail,
+)
+
+RETRIEVERS = ("bm25", "dense", "hybrid")
+
+
+def _check_retriever(kind: str) -> None:
+    if kind not in RETRIEVERS:
+        fail(f"--retriever must be bm25, dense or hybrid, got {kind!r}")
 
 tasks_app = typer.Typer(
     help="Search-QA suites: generate a fictional world, validate corpus + questions.", no_args_is_help=True
@@ -34,14 +49,14 @@ def _retriever(corpus, kind: str, index: Path | None):
 @tasks_app.command("build")
 def build(
     out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
-    docs: Annotated[int, typer.Option("--docs", help="number of documents")] = 3000,
-    questions: Annotated[int, typer.Option("--questions", help="number of questions")] = 600,
-    seed: Annotated[int, typer.Option(help="world and question seed")] = 0,
+    docs: Annotated[int, typer.Option("--docs", min=1, help="number of documents")] = 3000,
+    questions: Annotated[int, typer.Option("--questions", min=1, help="number of questions")] = 600,
+    seed: Annotated[int, typer.Option(min=0, help="world and question seed")] = 0,
     index: Annotated[
         str, typer.Option("--index", help="also build an index: bm25 | dense | hybrid | none")
     ] = "bm25",
     comparison_share: Annotated[
-        float, typer.Option(help="share of comparison questions among multi-hop")
+        float, typer.Option(min=0.0, max=1.0, help="share of comparison questions among multi-hop")
     ] = 0.25,
 ) -> None:
     """Generate a contamination-free multi-hop suite (corpus.jsonl, questions.jsonl, suite.json, index/)."""
@@ -49,9 +64,10 @@ def build(
 
     from agentgym.tasks.search.suite import build_suite
 
-    with cli_errors():
-        if index not in ("bm25", "dense", "hybrid", "none"):
-            fail(f"--index must be bm25, dense, hybrid or none, got {index!r}")
+    if index not in ("bm25", "dense", "hybrid", "none"):
+        fail(f"--index must be bm25, dense, hybrid or none, got {index!r}")
+    check_output_path(out, "--out", directory=True)
+    with cli_errors(work=True):
         started = time.perf_counter()
         suite = build_suite(n_docs=docs, n_questions=questions, seed=seed, comparison_share=comparison_share)
         gen_s = time.perf_counter() - started
@@ -81,16 +97,21 @@ def validate(
         Path | None, typer.Option("--index", help="a saved index directory (else built now)")
     ] = None,
     retriever: KindOpt = "bm25",
-    k: Annotated[int, typer.Option("-k", help="recall@k")] = 5,
-    limit: Annotated[int | None, typer.Option(help="check only the first N questions")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="recall@k")] = 5,
+    limit: Annotated[int | None, typer.Option(min=1, help="check only the first N questions")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Recall@k of supporting documents and oracle EM; exit 1 when a check fails."""
     from agentgym.envs.search.validate import validate_suite
     from agentgym.tasks.search.suite import load_suite
 
+    _check_retriever(retriever)
+    check_input_path(corpus, "--corpus")
+    check_input_path(questions, "--questions")
+    check_input_path(index, "--index", kind="dir")
     with cli_errors():
         suite = load_suite(corpus=corpus, questions=questions)
+    with cli_errors(work=True):
         report = validate_suite(suite, _retriever(suite.corpus, retriever, index), k=k, limit=limit)
     if as_json:
         print(json.dumps(report, indent=2))
@@ -126,8 +147,12 @@ def index_cmd(
     from agentgym.retrieval.corpus import Corpus
     from agentgym.retrieval.factory import build_retriever
 
+    _check_retriever(retriever)
+    check_input_path(corpus, "--corpus")
+    check_output_path(out, "--out", directory=True)
     with cli_errors():
         c = Corpus.load_jsonl(corpus)
+    with cli_errors(work=True):
         r = build_retriever(c, retriever)
         if retriever == "hybrid":
             for sub in r.retrievers:
@@ -157,9 +182,12 @@ def query_cmd(
     index: Annotated[Path | None, typer.Option(help="saved index directory")] = None,
     suite: Annotated[str | None, typer.Option(help="suite directory (default: the built-in suite)")] = None,
     retriever: KindOpt = "bm25",
-    k: Annotated[int, typer.Option("-k")] = 5,
+    k: Annotated[int, typer.Option("-k", min=1)] = 5,
 ) -> None:
     """Run one query and print the ranked documents."""
+    _check_retriever(retriever)
+    check_input_path(corpus, "--corpus")
+    check_input_path(index, "--index", kind="dir")
     with cli_errors():
         r = _load_any(corpus, index, retriever, suite)
         for h in r.search(text, k):
@@ -177,12 +205,15 @@ def serve(
     suite: Annotated[str | None, typer.Option(help="suite directory (default: the built-in suite)")] = None,
     retriever: KindOpt = "bm25",
     host: Annotated[str, typer.Option(help="bind address (keep it local)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port (0: any free port)")] = 8000,
-    topk: Annotated[int, typer.Option(help="default topk")] = 3,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port (0: any free port)")] = 8000,
+    topk: Annotated[int, typer.Option(min=1, help="default topk")] = 3,
 ) -> None:
     """Serve `POST /retrieve {queries, topk, return_scores}` (Search-R1's API) until Ctrl-C."""
     from agentgym.retrieval.server import RetrievalServer
 
+    _check_retriever(retriever)
+    check_input_path(corpus, "--corpus")
+    check_input_path(index, "--index", kind="dir")
     with cli_errors():
         r = _load_any(corpus, index, retriever, suite)
         server = RetrievalServer(r, host=host, port=port, default_topk=topk)

@@ -2,11 +2,13 @@
 
     env = gymnasium.make("agentgym/BFCL-v0", category="simple")          # or parallel, live, multi_turn, all ...
 
-Single-turn categories: the first action's calls are the answer (a reply without calls is a wrong
-answer); the episode ends after it; graded by our AST checker (`envs/tool/bfcl/checker.py`).
-Multi-turn categories: calls run on BFCL's own API classes; a reply without calls ends the current
-user turn, the env checks it (state of every instance equals the gold replay's, gold results
+Single-turn categories: the first action's calls are the answer (a text reply without calls is a
+wrong answer); the episode ends after it; graded by our AST checker (`envs/tool/bfcl/checker.py`).
+Multi-turn categories: calls run on BFCL's own API classes; a text reply without calls ends the
+current user turn, the env checks it (state of every instance equals the gold replay's, gold results
 contained in the agent's, at least one call when the gold has some) and sends the next user turn.
+A reply with neither calls nor text (empty, or a message dict without content) is, as in every
+family, an invalid action answered with the no-tool-call message; the episode goes on.
 
 Components: step `action_valid`, `repeated_action`, ToolRL-style `tool_name_match`,
 `param_name_match`, `param_value_match` (single turn: the answer against the gold, emitted with the
@@ -170,6 +172,11 @@ class BFCLEnv(AgentEnv[BFCLTask]):
                 self._pending_gold.pop(pairs[0][1])
 
     def reply_to_text(self, text: str) -> str | None:
+        """A text reply: single turn, the answer (no call: a wrong answer); multi turn, the end of
+        the current user turn. A reply with neither calls nor text (an empty message, a dict with
+        no `content`) is no reply: the action is invalid and the agent is told to call a tool."""
+        if not text.strip():
+            return None
         if not self.multi_turn:
             self.finish()
             return "No function call was made."

@@ -33,8 +33,9 @@ def serve(
     from agentgym.envs.tool.worlds import WORLDS, make_world
 
     if world not in WORLDS:
-        typer.echo(f"unknown world {world!r}; have {', '.join(WORLDS)} (or module:attribute)", err=True)
-        raise typer.Exit(2)
+        from agentgym.cli.common import fail
+
+        fail(f"unknown world {world!r}; have {', '.join(WORLDS)} (or module:attribute)")
     instance = make_world(world, seed)
     serve_toolset(instance.toolset(), name or f"agentgym-{world}", instructions=WORLDS[world].description)
 
@@ -49,8 +50,9 @@ def _load_toolset(spec: str):
     try:
         target = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        typer.echo(f"cannot load {spec!r}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        from agentgym.cli.common import fail
+
+        fail(f"cannot load {spec!r}: {exc}")
     if inspect.isclass(target) or (callable(target) and not isinstance(target, Tool)):
         target = target()
     if isinstance(target, Toolset):
@@ -60,24 +62,41 @@ def _load_toolset(spec: str):
     return Toolset.from_object(target)
 
 
-def _client(command: str):
+def _client(command: str, start_timeout: float = 60.0):
+    """A started client for a server command line: exit 2 when the command is empty or not found,
+    1 (naming the cause and the server's stderr) when the server does not start."""
+    import shutil
+
+    from agentgym.cli.common import cli_errors, fail
     from agentgym.mcp.client import MCPClient
 
-    parts = shlex.split(command)
+    try:
+        parts = shlex.split(command)
+    except ValueError as exc:
+        fail(f"server command {command!r}: {exc}")
     if not parts:
-        typer.echo("empty server command", err=True)
-        raise typer.Exit(2)
-    return MCPClient([{"command": parts[0], "args": parts[1:]}])
+        fail("empty server command")
+    if shutil.which(parts[0]) is None:
+        fail(f"server command not found: {parts[0]!r} (not an executable file, nor on PATH)")
+    with cli_errors():
+        return MCPClient([{"command": parts[0], "args": parts[1:]}], start_timeout=start_timeout)
+
+
+StartTimeoutOpt = Annotated[float, typer.Option(min=0.1, help="seconds to wait for the server's MCP handshake")]
 
 
 @app.command("tools")
 def tools(
     command: Annotated[str, typer.Argument(help="Server command line, e.g. 'mcp-server-time --local-timezone UTC'")],
+    start_timeout: StartTimeoutOpt = 60.0,
 ) -> None:
     """List an MCP server's tools in the OpenAI tools format (JSON)."""
-    client = _client(command)
+    from agentgym.cli.common import cli_errors
+
+    client = _client(command, start_timeout)
     try:
-        typer.echo(json.dumps(client.schemas(), indent=2))
+        with cli_errors(work=True):
+            typer.echo(json.dumps(client.schemas(), indent=2))
     finally:
         client.close()
 
@@ -87,21 +106,31 @@ def call(
     command: Annotated[str, typer.Argument(help="Server command line")],
     tool: Annotated[str, typer.Argument(help="Tool name")],
     arguments: Annotated[str, typer.Argument(help="Arguments as a JSON object")] = "{}",
+    start_timeout: StartTimeoutOpt = 60.0,
 ) -> None:
     """Call one tool of an MCP server and print its text result (exit 1 on a tool error)."""
+    from agentgym.cli.common import EXIT_FAILURE, cli_errors, fail
     from agentgym.errors import ToolError
 
     try:
         parsed = json.loads(arguments)
     except json.JSONDecodeError as exc:
-        typer.echo(f"arguments are not JSON: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    client = _client(command)
+        fail(f"arguments are not JSON: {exc}")
+    if not isinstance(parsed, dict):
+        fail(f"arguments must be a JSON object, got {type(parsed).__name__}")
+    client = _client(command, start_timeout)
     try:
-        typer.echo(client.call(tool, parsed))
-    except ToolError as exc:
-        typer.echo(f"tool error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        if tool not in client.tool_names:
+            import difflib
+
+            close = difflib.get_close_matches(tool, client.tool_names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            fail(f"the server has no tool {tool!r}; {hint}tools: {', '.join(client.tool_names)}")
+        with cli_errors(work=True):
+            try:
+                typer.echo(client.call(tool, parsed))
+            except ToolError as exc:
+                fail(f"tool error: {exc}", EXIT_FAILURE)
     finally:
         client.close()
 

@@ -8,22 +8,29 @@ from typing import Annotated
 
 import typer
 
-from agentgym.cli.common import cli_errors, console
+from agentgym.cli.common import check_output_path, cli_errors, console, fail
 
 
 def train_toy(
     reward: Annotated[str, typer.Option("--reward", "-r", help="gated | direct | outcome")] = "gated",
-    seeds: Annotated[int, typer.Option(help="number of seeds")] = 3,
-    iterations: int = 150,
-    batch_size: int = 32,
-    learning_rate: float = 1.0,
+    seeds: Annotated[int, typer.Option(min=1, help="number of seeds")] = 3,
+    iterations: Annotated[int, typer.Option(min=1)] = 150,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    learning_rate: Annotated[float, typer.Option(min=0.0, help="step size (> 0)")] = 1.0,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write results as JSON")] = None,
 ) -> None:
     """Tabular REINFORCE on StallOrSubmit: D-RA stalls to the cap, G-RA submits."""
+    import math
+
     from agentgym.envs.toy.learner import ToyTrainConfig
     from agentgym.envs.toy.learner import train_toy as train
 
-    with cli_errors():
+    if reward not in ("gated", "direct", "outcome"):
+        fail(f"--reward must be gated, direct or outcome, got {reward!r}")
+    if not math.isfinite(learning_rate) or learning_rate <= 0:
+        fail(f"--learning-rate must be a positive number, got {learning_rate}")
+    check_output_path(out, "--out")
+    with cli_errors(work=True):
         results = []
         for seed in range(seeds):
             config = ToyTrainConfig(

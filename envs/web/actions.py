@@ -4,14 +4,20 @@ A strict whitelist parser. The text is parsed with `ast.parse` and accepted only
 single call of a known action name with literal arguments (strings, numbers); nothing is ever
 evaluated. Code fences and a leading `Action:` are tolerated; when the whole reply is not a call,
 the last non-empty line is tried (models often think first, then act).
+
+Whatever the text, the parser raises only `ActionSyntaxError`: a reply that Python's parser
+cannot handle (nested too deeply, a null byte, an enormous number) is a syntax error like any
+other, string arguments have unpaired surrogates (e.g. a `"\\udcff"` escape) replaced, and
+numbers must be finite.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import re
 
-from agentgym.tools import ToolCall
+from agentgym.tools import ToolCall, clean_text
 
 #: action name -> parameter names in positional order
 ACTIONS: dict[str, tuple[str, ...]] = {
@@ -38,24 +44,33 @@ def _clean(text: str) -> str:
 
 
 def _literal(node: ast.expr, where: str) -> str | int | float:
+    value: object = None
     if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float) and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-        value = node.operand.value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return -value
+        value = node.value
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        operand = node.operand.value
+        if isinstance(operand, int | float) and not isinstance(operand, bool):
+            value = -operand
+    if isinstance(value, str):
+        return clean_text(value)  # a "\udcff" escape makes a lone surrogate
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ActionSyntaxError(f"{where} must be a finite number")
+    if isinstance(value, int | float):
+        return value
     raise ActionSyntaxError(f"{where} must be a string or number literal")
 
 
 def parse_call(text: str) -> ToolCall:
     """Parse one action call; raises ActionSyntaxError with a message for the agent."""
-    source = _clean(text)
+    source = clean_text(_clean(text))
     if len(source) > 20_000:
         raise ActionSyntaxError("action text is too long")
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ActionSyntaxError(f"not a single action call ({exc.msg})") from None
+    except (ValueError, RecursionError, MemoryError):  # null bytes, surrogates; the parser's own limits
+        raise ActionSyntaxError("not a single action call (the text cannot be parsed as one)") from None
     node = tree.body
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise ActionSyntaxError("expected one call such as click(\"12\")")

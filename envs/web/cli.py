@@ -39,8 +39,9 @@ def validate(
     headed: Annotated[bool, typer.Option(help="show the browser window")] = False,
 ) -> None:
     """Check a custom task file and run every task's oracle in Chromium; exit 1 if any fails."""
-    from agentgym.cli.common import cli_errors, console
+    from agentgym.cli.common import check_input_path, cli_errors, console, fail
 
+    check_input_path(file, "FILE")
     with cli_errors():
         from agentgym.envs.web.env import WebEnv
         from agentgym.envs.web.oracle import run_oracle
@@ -48,6 +49,11 @@ def validate(
 
         specs = load_custom_tasks(file)  # a broken file fails here, before Chromium starts
         console.print(f"{file}: {len(specs)} task(s) parsed")
+        known = [getattr(spec, "id", None) for spec in specs]
+        for task_id in task or []:
+            if task_id not in known:
+                fail(f"--task {task_id!r}: not in {file} (ids: {', '.join(str(k) for k in known[:10])})")
+    with cli_errors(work=True):
         env = WebEnv(suite="custom", task_file=str(file), headless=not headed)
         try:
             ids = task or env.task_ids()
@@ -61,13 +67,15 @@ def validate(
 @tasks_app.command("check-oracles")
 def check_oracles(
     suite: Annotated[str, typer.Argument(help="shop | booking | mail | apps | miniwob")] = "apps",
-    limit: Annotated[int, typer.Option(help="tasks per run (0 = all)")] = 10,
-    num_tasks: Annotated[int, typer.Option(help="generated tasks per app")] = 100,
+    limit: Annotated[int, typer.Option(min=0, help="tasks per run (0 = all)")] = 10,
+    num_tasks: Annotated[int, typer.Option(min=1, help="generated tasks per app")] = 100,
 ) -> None:
     """Play the oracle of a suite's tasks (MiniWoB: the tasks that have one); exit 1 if any fails."""
-    from agentgym.cli.common import cli_errors, console
+    from agentgym.cli.common import cli_errors, console, fail
 
-    with cli_errors():
+    if suite not in ("shop", "booking", "mail", "apps", "miniwob"):
+        fail(f"SUITE must be shop, booking, mail, apps or miniwob, got {suite!r}")
+    with cli_errors(work=True):
         from agentgym.envs.web.env import WebEnv
         from agentgym.envs.web.miniwob import ORACLES
         from agentgym.envs.web.oracle import run_oracle
@@ -88,12 +96,13 @@ def check_oracles(
 def export(
     suite: Annotated[str, typer.Argument(help="shop | booking | mail | apps")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output JSONL")],
-    num_tasks: Annotated[int, typer.Option(help="tasks per app")] = 100,
-    seed: Annotated[int, typer.Option(help="generator seed")] = 0,
+    num_tasks: Annotated[int, typer.Option(min=1, help="tasks per app")] = 100,
+    seed: Annotated[int, typer.Option(min=0, help="generator seed")] = 0,
 ) -> None:
     """Write a suite's generated tasks (goal, subgoals, oracle, hidden spec) as JSONL."""
-    from agentgym.cli.common import cli_errors, console
+    from agentgym.cli.common import check_output_path, cli_errors, console
 
+    check_output_path(out, "--out")
     with cli_errors():
         from agentgym.errors import TaskError
         from agentgym.tasks.web.source import web_tasks

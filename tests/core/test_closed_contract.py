@@ -318,3 +318,22 @@ def test_text_grammar_errors_go_through_action_parse_error():
     env.reset(seed=0)
     obs, _, _, _, info = env.step("hit(3)")
     assert not info["action_valid"] and "hit takes no arguments" in obs
+
+
+def test_a_grammar_bug_is_an_invalid_action_and_a_warning_not_a_crash():
+    from agentgym.env import GrammarErrorWarning
+
+    class Buggy(Recorder):
+        def parse_text_action(self, text: str):
+            return [ToolCall(name="hit", arguments={"n": int(text)})]  # int("oops") raises ValueError
+
+    env = Buggy()
+    env.reset(seed=0)
+    with pytest.warns(GrammarErrorWarning, match="ValueError"):
+        obs, _, _, _, info = env.step("oops")
+    assert not info["action_valid"] and "could not be read" in obs and not info.get("reward_invalid")
+
+
+def test_max_turns_zero_is_refused_not_replaced_by_the_default():
+    with pytest.raises(ValueError, match="max_turns must be >= 1"):
+        Recorder(max_turns=0)

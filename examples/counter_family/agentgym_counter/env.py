@@ -28,7 +28,7 @@ from agentgym_counter.tasks import ADD_RANGE, MULTIPLY_RANGE, CounterTask, count
 # the text grammar: "add 3", "multiply(2)", "submit", several separated by ';' or new lines
 _VERB = re.compile(r"^\s*(add|multiply|submit)\b", re.IGNORECASE)
 _COMMAND = re.compile(
-    r"^(?:(add|multiply)(?:\s*\(\s*(-?\d+)\s*\)|\s+(-?\d+))|(submit)(?:\s*\(\s*\))?)$", re.IGNORECASE
+    r"^(?:(add|multiply)(?:\s*\(\s*(-?\d{1,9})\s*\)|\s+(-?\d{1,9}))|(submit)(?:\s*\(\s*\))?)$", re.IGNORECASE
 )
 
 
