@@ -19,6 +19,11 @@ performed exactly, required strings said — newly completed this step; sums to 
 Trajectory scope: `outcome` in {success, state_only, reply_only, fail} (tau-bench: the final
 database equals the gold replay's, and every required string appears in the agent's replies),
 `state_match`, `reply_match`. Success: outcome `success` (pass^k in `agentgym eval` groups by task).
+
+A required string counts as said when it appears as a whole word or value (`matching.reply_matches`:
+"6" is not in "16"; "$1,189.50" states "1189.50"), and not when the replies also name more than
+three other values of its kind (a list of every candidate count, time or amount is no answer). A
+repeated identical call earns its ToolRL credit once; a checklist item is completed once.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from agentgym.tasks.tool.source import world_tasks
 from agentgym.tasks.tool.worlds import WorldTask
 from agentgym.tools import ToolCall, ToolResult, Toolset, tool
 
-from .matching import TOOLCALL_COMPONENTS, calls_equal, match_calls, toolcall_scores
+from .matching import TOOLCALL_COMPONENTS, calls_equal, match_calls, reply_matches, toolcall_scores
 from .users import LLMUser, ScriptedUser, make_user
 from .worlds import WORLDS, World, make_world
 
@@ -45,6 +50,10 @@ Use the tools to look up and change records; never guess ids. Talk to the user w
 tool (or a plain-text reply): ask for the information you need, ask for confirmation when useful,
 and when the request is done tell the user the outcome, including the amounts or values they asked
 for. The user ends the conversation once you reply without asking anything."""
+
+#: the longest message the user reads: a longer one is refused (an error for the agent) and never
+#: reaches the user, so no message can overflow an LLM user's context and void the episode
+MAX_USER_MESSAGE_CHARS = 8000
 
 #: gold state hash per (world, db_seed, gold actions): each gold replay runs once per process
 _GOLD_HASHES: dict[tuple[str, int, str], str] = {}
@@ -99,6 +108,7 @@ class ToolUseEnv(AgentEnv[WorldTask]):
         self._pending_gold: list[int] = []
         self._done_items: set[int] = set()
         self._calls: list[tuple[ToolCall, bool]] = []
+        self._scored: set[str] = set()
         self._user_done = False
 
     # ------------------------------------------------------------------ episode
@@ -112,6 +122,7 @@ class ToolUseEnv(AgentEnv[WorldTask]):
         self._pending_gold = list(range(len(task.gold_actions)))
         self._done_items = set()
         self._calls = []
+        self._scored = set()
         self._user_done = False
         system = SYSTEM_PROMPT.format(description=WORLDS[task.world].description)
         return EpisodeStart(task=task, prompt=task.prompt, system_prompt=system)
@@ -123,6 +134,9 @@ class ToolUseEnv(AgentEnv[WorldTask]):
     # ------------------------------------------------------------------ talking to the user
     def _talk(self, message: str) -> str:
         assert self.user is not None
+        if len(message) > MAX_USER_MESSAGE_CHARS:
+            raise ToolError(f"your message is {len(message)} characters; the user reads at most "
+                            f"{MAX_USER_MESSAGE_CHARS}. Nothing was sent.")
         self.replies.append(message)
         self._check_required()
         if self._user_done:
@@ -148,7 +162,10 @@ class ToolUseEnv(AgentEnv[WorldTask]):
     def reply_to_text(self, text: str) -> str | None:
         if not text.strip():
             return None
-        return self._talk(text)
+        try:
+            return self._talk(text)
+        except ToolError as exc:
+            return f"Error: {exc}"
 
     # ------------------------------------------------------------------ process components
     def after_call(self, call: ToolCall, result: ToolResult) -> None:
@@ -160,7 +177,9 @@ class ToolUseEnv(AgentEnv[WorldTask]):
         gold = self.task.gold_actions
         pending = [gold[i] for i in self._pending_gold]
         pairs = match_calls([call], pending)
-        if pairs:  # an unmatched call scores 0 on each (the core zero-fills declared components)
+        repeat = call.canonical() in self._scored  # a call made before earns nothing again
+        self._scored.add(call.canonical())
+        if pairs and not repeat:  # an unmatched call scores 0 on each (the core zero-fills declared components)
             for name, value in toolcall_scores([call], [pending[pairs[0][1]]]).items():
                 self.emit(name, value)
         self._calls.append((call, ok))
@@ -179,10 +198,9 @@ class ToolUseEnv(AgentEnv[WorldTask]):
 
     def _check_required(self) -> None:
         assert self.task is not None
-        said = "\n".join(self.replies).lower()
         offset = len(self.task.gold_actions)
-        for i, text in enumerate(self.task.required_outputs):
-            if text.lower() in said:
+        for i, said in enumerate(reply_matches(self.task.required_outputs, "\n".join(self.replies))):
+            if said:
                 self._complete(offset + i)
 
     # ------------------------------------------------------------------ outcome
@@ -190,8 +208,8 @@ class ToolUseEnv(AgentEnv[WorldTask]):
         assert self.world is not None and self.task is not None
         state_ok = self.world.state_hash() == self.gold_hash
         required = self.task.required_outputs
-        said = "\n".join(self.replies).lower()
-        found = sum(1 for r in required if r.lower() in said)
+        # required strings stated as whole words or values, and not among a list of guesses
+        found = sum(reply_matches(required, "\n".join(self.replies)))
         reply_ok = found == len(required)
         outcome = "success" if state_ok and reply_ok else "state_only" if state_ok else "reply_only" if reply_ok else "fail"
         return {

@@ -16,6 +16,12 @@ agentgym's own file-system world (`agentgym mcp serve files`, database seed 0); 
 holds that world's generated tasks, and restarts the server every episode (its tasks change the
 world's state).
 
+A task succeeds when the final answer states every required string (as a whole word or value, not
+among a list of guesses: `matching.reply_matches`) and, unless `require_calls` is false, every gold
+call ran without error. For the built-in `files` suite on the default server the final state of the
+world must also equal the gold calls' (the env runs every successful call on a local copy of the
+world): gold calls undone, or made beside writes nobody asked for, do not pass.
+
 Components: step `action_valid`, `repeated_action`, `tool_ok` (the call ran without a tool error),
 and with a task's `gold_calls` the ToolRL-style `tool_name_match` / `param_name_match` /
 `param_value_match` and the CM2-style `checklist`. Trajectory: `outcome` in {success, fail,
@@ -32,14 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.env import AgentEnv, EpisodeStart
-from agentgym.errors import TaskError
+from agentgym.errors import TaskError, ToolError
 from agentgym.outcome import Outcome
 from agentgym.rewards.components import step_component, trajectory_component
 from agentgym.tasks.tool.mcp import FREE_FORM_ID, MCPTask, free_form_task
 from agentgym.tasks.tool.source import mcp_tasks
 from agentgym.tools import ToolCall, ToolResult, Toolset
 
-from .matching import TOOLCALL_COMPONENTS, calls_equal, match_calls, toolcall_scores
+from .matching import TOOLCALL_COMPONENTS, calls_equal, match_calls, reply_matches, toolcall_scores
+from .worlds import WORLDS, World, make_world
 
 HERE = Path(__file__).parent
 SYSTEM_PROMPT = ("You are an agent with tools served by MCP servers. Call the tools you need; when you are done, "
@@ -94,7 +101,11 @@ class MCPEnv(AgentEnv[MCPTask]):
         self.client: Any = None
         self._pending_gold: list[int] = []
         self._done_items: set[int] = set()
+        self._scored: set[str] = set()
         self.final_answer: str | None = None
+        self._shadow: World | None = None  # a local copy of the served world (see `_mirrored_world`)
+        self._shadow_ok = True
+        self._gold_hash = ""
 
     # ------------------------------------------------------------------ servers
     def _ensure_client(self) -> None:
@@ -122,11 +133,37 @@ class MCPEnv(AgentEnv[MCPTask]):
         self._ensure_client()
         self._pending_gold = list(range(len(task.gold_calls)))
         self._done_items = set()
+        self._scored = set()
         self.final_answer = None
+        self._start_shadow(task)
         return EpisodeStart(task=task, prompt=task.prompt, system_prompt=options.get("system_prompt", SYSTEM_PROMPT))
 
     def make_tools(self) -> Toolset:
         return self.client.toolset()
+
+    # ------------------------------------------------------------------ the served world's state
+    def _mirrored_world(self, task: MCPTask) -> str | None:
+        """The world a task's outcome also checks the state of: a built-in suite task (its
+        metadata names the world) played on the default server, which serves that world fresh
+        every episode under its own tool names. Every call the server runs without error is run on
+        a local copy too (same code, same seed), so the final state is known: gold calls made and
+        then undone, or made beside other writes, do not pass."""
+        world = task.metadata.get("world")
+        if (world == "files" and world in WORLDS and self.servers == default_servers()
+                and self.restart_per_episode and not self.prefix_names):
+            return world
+        return None
+
+    def _start_shadow(self, task: MCPTask) -> None:
+        if self._shadow is not None:
+            self._shadow.close()
+            self._shadow = None
+        self._shadow_ok = True
+        world = self._mirrored_world(task)
+        if world is None:
+            return
+        self._gold_hash = _gold_hash(world, task)
+        self._shadow = make_world(world, 0)  # the default server's seed
 
     # ------------------------------------------------------------------ steps
     def after_call(self, call: ToolCall, result: ToolResult) -> None:
@@ -135,13 +172,17 @@ class MCPEnv(AgentEnv[MCPTask]):
             self.emit("tool_ok", float(result.ok))
             if self.task.gold_calls:
                 self._score(call, result.ok)
+            if self._shadow is not None and result.ok and not self._shadow.toolset().call(call).ok:
+                self._shadow_ok = False  # the copy disagrees with the server: the state is unknown
 
     def _score(self, call: ToolCall, ok: bool) -> None:
         assert self.task is not None
         gold = self.task.gold_calls
         pending = [gold[i] for i in self._pending_gold]
         pairs = match_calls([call], pending)
-        if pairs:  # an unmatched call scores 0 on each (the core zero-fills declared components)
+        repeat = call.canonical() in self._scored  # a call made before earns nothing again
+        self._scored.add(call.canonical())
+        if pairs and not repeat:  # an unmatched call scores 0 on each (the core zero-fills declared components)
             for name, value in toolcall_scores([call], [pending[pairs[0][1]]]).items():
                 self.emit(name, value)
         if ok and pairs and calls_equal(call, pending[pairs[0][1]]):
@@ -160,8 +201,8 @@ class MCPEnv(AgentEnv[MCPTask]):
             return None
         self.final_answer = text
         offset = len(self.task.gold_calls)
-        for i, required in enumerate(self.task.required_outputs):
-            if required.lower() in text.lower():
+        for i, said in enumerate(reply_matches(self.task.required_outputs, text)):
+            if said:
                 self._complete(offset + i)
         self.finish()
         return "Final answer received."
@@ -174,10 +215,12 @@ class MCPEnv(AgentEnv[MCPTask]):
             return {"answered": float(self.final_answer is not None)}
         if self.final_answer is None:
             return {"outcome": "no_answer", "answered": 0.0}
-        said = self.final_answer.lower()
-        replies_ok = all(r.lower() in said for r in task.required_outputs)
+        # the required strings stated (whole words or values, not among a list of guesses)
+        replies_ok = all(reply_matches(task.required_outputs, self.final_answer))
         calls_ok = not task.require_calls or not self._pending_gold
-        return {"outcome": "success" if replies_ok and calls_ok else "fail", "answered": 1.0}
+        state_ok = self._shadow is None or (self._shadow_ok and self._shadow.state_hash() == self._gold_hash)
+        success = replies_ok and calls_ok and state_ok
+        return {"outcome": "success" if success else "fail", "answered": 1.0}
 
     def episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
         return {"answered": float(trajectory_components.get("answered", 0.0))}
@@ -196,6 +239,29 @@ class MCPEnv(AgentEnv[MCPTask]):
 
     def close(self) -> None:
         super().close()
+        if self._shadow is not None:
+            self._shadow.close()
+            self._shadow = None
         if self.client is not None:
             self.client.close()
             self.client = None
+
+
+_GOLD_HASHES: dict[tuple[str, str], str] = {}
+
+
+def _gold_hash(world: str, task: MCPTask) -> str:
+    """The state of a fresh world (seed 0) after the task's gold calls."""
+    key = (world, json.dumps(task.gold_calls, sort_keys=True))
+    if key not in _GOLD_HASHES:
+        replay = make_world(world, 0)
+        try:
+            for index, call in enumerate(task.gold_calls):
+                try:
+                    replay.apply(call["name"], call.get("arguments", {}))
+                except ToolError as exc:
+                    raise TaskError(f"task {task.id}: gold call {index} fails: {exc}") from None
+            _GOLD_HASHES[key] = replay.state_hash()
+        finally:
+            replay.close()
+    return _GOLD_HASHES[key]

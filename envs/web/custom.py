@@ -8,6 +8,7 @@ subgoal scripts run in the page.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from agentgym.tasks.web.custom import CustomTaskSpec
 from agentgym.tasks.web.task import WebTask
@@ -16,7 +17,7 @@ from .apps.server import AppServer
 from .suite import Check, Suite, origin_of
 
 PREDICATE_JS = """
-(p) => {
+(p) => { try {
   const el = document.querySelector(p.selector);
   if (p.exists === false) return el === null;
   if (!el) return false;
@@ -26,7 +27,7 @@ PREDICATE_JS = """
   if (p.value !== null && p.value !== undefined && el.value !== p.value) return false;
   if (p.checked !== null && p.checked !== undefined && !!el.checked !== p.checked) return false;
   return true;
-}
+} catch (e) { return false; } }
 """
 
 
@@ -52,6 +53,9 @@ class CustomSuite(Suite):
         if spec.html is not None:
             if self.server is None:
                 self.server = AppServer()
+            # only this episode's page is served: another task's page (whose check this one's might
+            # pass) is not reachable with goto()
+            self.server.static.clear()
             self.server.static[f"/custom/{spec.id}"] = spec.html
             url = self.server.url(f"/custom/{spec.id}")
         else:
@@ -62,17 +66,21 @@ class CustomSuite(Suite):
 
     def check(self, page: Any, task: WebTask, answer: str | None) -> Check:
         spec = self._spec_of(task)
+        # a served task's page checks hold on its own page only: they run in whatever page is open,
+        # and an agent that navigated elsewhere on the server is not on the task's page
+        on_page = spec.html is None or urlsplit(page.url).path == urlsplit(task.start_url).path
         results = []
         if spec.success_js:
-            results.append(bool(page.evaluate(f"() => {{ try {{ return !!({spec.success_js}); }} catch (e) {{ return false; }} }}")))
+            results.append(on_page and bool(page.evaluate(
+                f"() => {{ try {{ return !!({spec.success_js}); }} catch (e) {{ return false; }} }}")))
         if spec.success is not None:
-            results.append(bool(page.evaluate(PREDICATE_JS, spec.success.model_dump())))
+            results.append(on_page and bool(page.evaluate(PREDICATE_JS, spec.success.model_dump())))
         if spec.answer is not None:
             golds = [spec.answer] if isinstance(spec.answer, str) else spec.answer
             results.append(answer is not None and _norm(answer) in {_norm(g) for g in golds})
         success = all(results)
         reached = set()
-        for subgoal in spec.subgoals:
+        for subgoal in spec.subgoals if on_page else []:
             if page.evaluate(f"() => {{ try {{ return !!({subgoal.js}); }} catch (e) {{ return false; }} }}"):
                 reached.add(subgoal.name)
         done = success and spec.end_on_success and spec.answer is None

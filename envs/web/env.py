@@ -19,6 +19,9 @@ newly reached), `noop` (the page did not change), plus the core's `action_valid`
 `repeated_action`. An episode succeeds when its outcome is 1 (`Outcome(success_threshold=1.0)`).
 The default spec (reward.yaml) is G-RA with the outcome gating the rest.
 
+Only a dead browser or page is an infrastructure failure (`reward_invalid`): whatever an action does
+(a key or URL Playwright refuses, a page left for another), the episode stays the agent's, graded.
+
 Tasks come from `agentgym.tasks.web.source.web_tasks` (the `suite`, `task`, `task_file` and
 `num_tasks` kwargs); every Playwright call runs on the env's own browser thread (`execute`).
 """
@@ -142,6 +145,7 @@ class WebEnv(AgentEnv[WebTask]):
         self._check = Check()
         self._grammar_error: str | None = None
         self._episode_seed = 0
+        self._crashed = False  # the page's renderer crashed (Playwright's "crash" event)
         self.timings: dict[str, float] = {}
 
     def declared_components(self) -> dict[str, Component]:
@@ -169,7 +173,7 @@ class WebEnv(AgentEnv[WebTask]):
         self._reached = set()
         self._check = Check()
         try:
-            self.page = self.browser.new_page()
+            self._open_page()
             task = self.suite.start(self.page, task, self._episode_seed)
             self._state = self._read()
         except InfrastructureError:
@@ -178,7 +182,7 @@ class WebEnv(AgentEnv[WebTask]):
             if not self.browser.alive or is_dead_browser_error(exc):
                 # the browser died between episodes: relaunch once and retry
                 self.browser.close_context()
-                self.page = self.browser.new_page()
+                self._open_page()
                 task = self.suite.start(self.page, task, self._episode_seed)
                 self._state = self._read()
             else:
@@ -186,6 +190,14 @@ class WebEnv(AgentEnv[WebTask]):
         prompt = f"Goal: {task.prompt}\n\n" + format_observation(self._state)
         self.timings["reset"] = time.perf_counter() - started
         return EpisodeStart(task=task, prompt=prompt, system_prompt=SYSTEM_PROMPT)
+
+    def _open_page(self) -> None:
+        self._crashed = False
+        self.page = self.browser.new_page()
+        self.page.on("crash", self._on_crash)
+
+    def _on_crash(self, _page: Any) -> None:
+        self._crashed = True
 
     # ------------------------------------------------------------------ browser thread
     def run_in_browser(self, fn: Callable[[], R]) -> R:
@@ -258,8 +270,26 @@ class WebEnv(AgentEnv[WebTask]):
     def _guard_alive(self, exc: BaseException) -> None:
         if isinstance(exc, InfrastructureError):
             raise exc
-        if not self.browser.alive or (self.page is not None and self.page.is_closed()) or is_dead_browser_error(exc):
+        if self._browser_failed(exc):
             raise self._infra(exc) from exc
+
+    def _browser_failed(self, exc: BaseException) -> bool:
+        """Whether `exc` comes from a dead browser or page (infrastructure) rather than from the
+        agent's action. Playwright's messages echo the agent's own text (an unknown key, a URL, a
+        selector), so a message that merely reads like a dead target's (`press("Target crashed")`)
+        is believed only when the page then fails a probe of the env's own."""
+        if not self.browser.alive or (self.page is not None and self.page.is_closed()) or self._crashed:
+            return True
+        if not is_dead_browser_error(exc):
+            return False
+        if self.page is None:
+            return True
+        try:
+            self.page.evaluate("() => 1")
+        except Exception as probe:
+            return (not self.browser.alive or self.page.is_closed() or self._crashed
+                    or is_dead_browser_error(probe))
+        return False
 
     def _settle(self) -> None:
         try:
@@ -477,7 +507,14 @@ class WebEnv(AgentEnv[WebTask]):
             check = self.suite.check(self.page, self.task, self._answer)
         except Exception as exc:
             self._guard_alive(exc)
-            raise InfrastructureError(f"grading failed: {exc}") from exc
+            # a check racing a navigation the last action started ("execution context was
+            # destroyed"): let the page settle and grade again
+            self._settle()
+            try:
+                check = self.suite.check(self.page, self.task, self._answer)
+            except Exception as exc2:
+                self._guard_alive(exc2)
+                raise InfrastructureError(f"grading failed: {exc2}") from exc2
         self._check = check
         outcome = float(max(0.0, min(1.0, check.score)))
         reached = self._reached | check.subgoals

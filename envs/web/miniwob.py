@@ -29,7 +29,9 @@ START_JS = (
     + "; core.startEpisodeReal(); return [WOB_TASK_READY, core.getUtterance()]; }"
 )
 
-STATE_JS = "() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON, WOB_TASK_READY]"
+#: the task's result globals; all null on a page that is not a MiniWoB++ task (nothing to grade: 0)
+STATE_JS = ("() => typeof WOB_DONE_GLOBAL === 'undefined' ? [false, 0, null, null] : "
+            "[WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON, WOB_TASK_READY]")
 
 
 class MiniWoBSuite(Suite):
@@ -56,7 +58,12 @@ class MiniWoBSuite(Suite):
 
     def check(self, page: Any, task: WebTask, answer: str | None) -> Check:
         done, raw, reason, _ready = page.evaluate(STATE_JS)
-        raw = max(-1.0, min(1.0, float(raw or 0.0))) if done else 0.0
+        try:
+            raw = max(-1.0, min(1.0, float(raw or 0.0))) if done else 0.0
+        except (TypeError, ValueError):
+            raw = 0.0
+        if raw != raw:  # NaN
+            raw = 0.0
         return Check(done=bool(done), score=1.0 if done and raw > 0 else 0.0,
                      detail={"raw_reward": raw, "reason": reason})
 

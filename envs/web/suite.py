@@ -7,9 +7,10 @@ plays oracles that read the live page (MiniWoB++).
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from agentgym.rewards.components import Component
 from agentgym.tasks.web.task import WebTask
@@ -60,19 +61,37 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _file_path(path: str) -> str | None:
+    """The path a browser opens for a file:// URL path: percent-escapes decoded (Chromium resolves
+    `%2e%2e` and `%2F` like `..` and `/`), backslashes as slashes; None when it climbs out with `..`."""
+    decoded = unquote(unquote(path)).replace("\\", "/")
+    if any(part in ("..", ".") for part in decoded.split("/")) or "\x00" in decoded:
+        return None
+    return posixpath.normpath(decoded) + ("/" if decoded.endswith("/") else "")
+
+
 def url_allowed(url: str, allowed: list[str]) -> bool:
-    """Whether `url` lies inside one of the allowed origins (http origins, or file:// folder prefixes)."""
+    """Whether `url` lies inside one of the allowed origins (http origins, or file:// folder prefixes
+    and single files)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https", "file"):
         return False
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            return False
+        path = _file_path(parts.path)
+        if path is None:
+            return False
     for entry in allowed:
         allowed_parts = urlsplit(entry)
         if allowed_parts.scheme != parts.scheme:
             continue
         if parts.scheme == "file":
-            prefix = allowed_parts.path if allowed_parts.path.endswith("/") else allowed_parts.path
-            if parts.path == allowed_parts.path or (prefix.endswith("/") and parts.path.startswith(prefix)):
-                return ".." not in parts.path.split("/")
+            allowed_path = _file_path(allowed_parts.path)
+            if allowed_path is None:
+                continue
+            if path == allowed_path or (allowed_path.endswith("/") and path.startswith(allowed_path)):
+                return True
         elif parts.netloc == allowed_parts.netloc:
             return True
     return False

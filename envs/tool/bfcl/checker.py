@@ -174,7 +174,10 @@ def check_one(function: dict[str, Any], call: dict[str, Any], gold: dict[str, di
         if type_name in NESTED:
             item_type = PY_TYPES.get(properties[param].get("items", {}).get("type", "any"), str)
         if type_name == "float" and type(value) is int:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an agent's 10**400 is no float any gold answer holds
+                return CheckResult.fail("value_error:others", f"{param}: {value} is out of range")
         result, is_variable = _check_type(param, value, allowed, type_name, expected, item_type)
         if not result.valid:
             return result
@@ -222,7 +225,17 @@ def _matching(n: int, ok: list[list[bool]]) -> bool:
 
 def check_calls(functions: list[dict[str, Any]], calls: list[dict[str, Any]], gold: list[dict[str, Any]],
                 category: str) -> CheckResult:
-    """Grade a prediction (list of {"name", "arguments"}) for a single-turn BFCL entry."""
+    """Grade a prediction (list of {"name", "arguments"}) for a single-turn BFCL entry. The
+    prediction is the agent's: whatever its values, this returns a verdict and never raises."""
+    try:
+        return _check_calls(functions, calls, gold, category)
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        # a value shaped unlike anything the gold allows (e.g. a string where a dict is nested)
+        return CheckResult.fail("value_error:others", f"unusable prediction: {type(exc).__name__}: {exc}")
+
+
+def _check_calls(functions: list[dict[str, Any]], calls: list[dict[str, Any]], gold: list[dict[str, Any]],
+                 category: str) -> CheckResult:
     if "parallel" in category:
         if len(calls) != len(gold):
             return CheckResult.fail("parallel_function_checker_no_order:wrong_count", "wrong number of calls")

@@ -18,7 +18,18 @@ def _norm(path: str) -> str:
     path = path.strip()
     if not path.startswith("/"):
         raise ToolError(f"paths must be absolute (start with '/'), got {path!r}")
+    if "\x00" in path:
+        raise ToolError("paths cannot contain NUL characters")
     return posixpath.normpath(path).replace("//", "/")
+
+
+#: paths below a directory: an exact, case-sensitive prefix test (LIKE would treat `%` and `_` in
+#: an agent's directory name as wildcards, and ignores case: `/home/USER` is not `/home/user`)
+BELOW = "substr(path, 1, length(?)) = ?"
+
+
+def _prefix(path: str) -> str:
+    return path.rstrip("/") + "/"
 
 
 class FileSystemWorld(World):
@@ -46,7 +57,7 @@ class FileSystemWorld(World):
         self._require_dir(path)
         prefix = path.rstrip("/") + "/"
         out = []
-        for r in self.rows("SELECT path, is_dir FROM files WHERE path LIKE ? ORDER BY path", prefix + "%"):
+        for r in self.rows(f"SELECT path, is_dir FROM files WHERE {BELOW} ORDER BY path", prefix, prefix):
             rest = r["path"][len(prefix):]
             if rest and "/" not in rest:
                 out.append(rest + ("/" if r["is_dir"] else ""))
@@ -129,7 +140,7 @@ class FileSystemWorld(World):
         if destination.startswith(source.rstrip("/") + "/"):
             raise ToolError("cannot move a directory into itself")
         self._require_dir(posixpath.dirname(destination))
-        for r in self.rows("SELECT path FROM files WHERE path=? OR path LIKE ?", source, source.rstrip("/") + "/%"):
+        for r in self.rows(f"SELECT path FROM files WHERE path=? OR {BELOW}", source, _prefix(source), _prefix(source)):
             self.exec("UPDATE files SET path=? WHERE path=?", destination + r["path"][len(source):], r["path"])
         return f"Moved {source} to {destination}."
 
@@ -144,7 +155,7 @@ class FileSystemWorld(World):
         node = self._get(path)
         if node is None or path == "/":
             raise ToolError(f"{path!r} does not exist")
-        if node["is_dir"] and self.row("SELECT 1 AS x FROM files WHERE path LIKE ?", path + "/%"):
+        if node["is_dir"] and self.row(f"SELECT 1 AS x FROM files WHERE {BELOW}", _prefix(path), _prefix(path)):
             raise ToolError(f"directory {path!r} is not empty")
         self.exec("DELETE FROM files WHERE path=?", path)
         return f"Deleted {path}."

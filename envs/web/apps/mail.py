@@ -1,7 +1,9 @@
 """A mail + to-do app: inbox, message pages (reply, forward, delete, star), compose, to-do list.
 
 Each episode's mailbox is built from the task's `mailbox_seed`; the mailbox, the task kinds and
-the goals are task data (`agentgym.tasks.web.apps.mail`). The checks below grade the app's state.
+the goals are task data (`agentgym.tasks.web.apps.mail`). The checks below grade the app's state,
+side effects included: starring, deleting or completing every item does not pass for the one the
+goal names (the rest must be as the mailbox's seed built it).
 """
 
 from __future__ import annotations
@@ -154,7 +156,13 @@ def check(app: MailApp, spec: dict[str, Any], answer: str | None = None) -> tupl
     if state.composed:
         reached.add("composing")
     email = next(e for e in state.emails if e.mid == spec["mid"])
-    untouched = all(e.folder == "inbox" for e in state.emails if e.mid != spec["mid"])
+    initial = build_mailbox(random.Random(spec["mailbox_seed"]))
+    # the other emails as they were (not deleted, not starred): starring or deleting every email
+    # does not pass for starring or deleting the one the goal names
+    before = {e.mid: (e.folder, e.starred) for e in initial.emails}
+    untouched = all((e.folder, e.starred) == before.get(e.mid) for e in state.emails if e.mid != spec["mid"])
+    todos_before = [(norm(t.text), t.done) for t in initial.todos]
+    todos_now = [(norm(t.text), t.done) for t in state.todos]
     success = False
     if kind == "reply":
         success = any(s.to.lower() == spec["to"] and spec["subject"].lower() in s.subject.lower()
@@ -170,17 +178,20 @@ def check(app: MailApp, spec: dict[str, Any], answer: str | None = None) -> tupl
         if success:
             reached.add("deleted")
     elif kind == "star":
-        success = email.starred and untouched
+        success = email.starred and email.folder == "inbox" and untouched
         if success:
             reached.add("starred")
     elif kind == "todo_add":
         reached |= {"todos_open"} if any("/todos" in v for v in app.visits) else set()
-        success = any(norm(t.text) == norm(spec["text"]) for t in state.todos)
+        # the item added once, the list otherwise as it was
+        success = sorted(todos_now) == sorted(todos_before + [(norm(spec["text"]), False)])
         if success:
             reached.add("added")
     elif kind == "todo_done":
         reached |= {"todos_open"} if any("/todos" in v for v in app.visits) else set()
-        success = any(norm(t.text) == norm(spec["text"]) and t.done for t in state.todos)
+        # that item done, every other item as it was (marking every item done does not pass)
+        target = norm(spec["text"])
+        success = todos_now == [(text, done or text == target) for text, done in todos_before]
         if success:
             reached.add("done")
     elif kind == "question":
