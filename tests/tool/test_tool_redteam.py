@@ -363,3 +363,24 @@ def test_a_huge_message_cannot_overflow_the_user_and_void_the_episode():
         assert terminated and info["reward_invalid"] is False and info["success"] is False
     finally:
         env.close()
+
+
+def test_bfcl_math_api_cannot_stall_the_process_or_leak_precision():
+    """`power(10, 10**9)` or a square root to a billion digits would hang the step; MathAPI also
+    sets process-wide precision. Both are bounded by the runtime."""
+    import decimal
+    import time
+
+    from agentgym.envs.tool.bfcl.multi_turn import BFCLRuntime
+
+    runtime = BFCLRuntime(["MathAPI"], {})
+    before = decimal.getcontext().prec
+    started = time.perf_counter()
+    for name, arguments in [("power", {"base": 10, "exponent": 10**9}),
+                            ("square_root", {"number": 2, "precision": 10**9}),
+                            ("logarithm", {"value": 2, "base": 10, "precision": 10**9})]:
+        text, ok = runtime.execute(name, arguments)
+        assert not ok and "must be within" in text
+    assert time.perf_counter() - started < 5
+    text, ok = runtime.execute("square_root", {"number": 2, "precision": 50})
+    assert ok and decimal.getcontext().prec == before

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import decimal
 import importlib
 import inspect
 import json
@@ -19,8 +20,23 @@ from typing import Any
 
 from agentgym.errors import InfrastructureError
 
+try:
+    import mpmath
+except ImportError:  # the tool extra installs it; BFCL's MathAPI needs it
+    mpmath = None
+
 STATELESS = {"MathAPI"}
 FORBIDDEN = {"kill", "exit", "quit", "remove", "unlink", "popen", "Popen", "run"}
+#: numeric arguments an agent could use to stall the process (``power(10, 10**9)``, a square root
+#: to a billion digits): a call beyond these bounds is an error observation, not a hung step
+ARGUMENT_LIMITS = {"exponent": 10_000.0, "precision": 1_000.0, "decimal_places": 1_000.0}
+
+
+def _check_limits(arguments: dict[str, Any]) -> None:
+    for key, limit in ARGUMENT_LIMITS.items():
+        value = arguments.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not abs(value) <= limit:
+            raise ValueError(f"argument {key!r} must be within +-{limit:g}, got {value!r}")
 
 
 def _class_path(name: str) -> str:
@@ -46,6 +62,8 @@ class BFCLRuntime:
     def __init__(self, involved_classes: list[str], initial_config: dict[str, Any], long_context: bool = False):
         self.instances: dict[str, Any] = {}
         self.methods: dict[str, Any] = {}
+        self._decimal_prec = decimal.getcontext().prec
+        self._mp_dps = mpmath.mp.dps if mpmath is not None else 15
         for class_name in involved_classes:
             try:
                 cls = getattr(importlib.import_module(_class_path(class_name)), class_name)
@@ -67,9 +85,14 @@ class BFCLRuntime:
                 raise Exception(f"Function call {name} is not allowed.")
             if method is None:
                 raise NameError(f"name '{name}' is not defined")
+            _check_limits(arguments)
             return render_result(method(**arguments)), True
         except Exception as exc:
             return f"Error during execution: {exc}", False
+        finally:  # MathAPI sets process-wide precision (decimal, mpmath): put it back
+            decimal.getcontext().prec = self._decimal_prec
+            if mpmath is not None:
+                mpmath.mp.dps = self._mp_dps
 
     def execute_source(self, source: str) -> str:
         """Run a gold call written as Python source, e.g. "mv(source='a', destination='b')"."""
