@@ -33,6 +33,7 @@ from agentgym.trajectory import (
     TrajectoryWriter,
     TurnTokens,
     config_hash,
+    end_reason_of,
     package_versions,
     read_trajectories,
 )
@@ -88,6 +89,16 @@ def _assistant_message(output: PolicyOutput) -> dict[str, Any]:
     message.setdefault("role", "assistant")
     message.setdefault("content", "")
     return message
+
+
+def _spans(value: Any) -> list[tuple[int, int]] | None:
+    """An env's `information_spans` as (start, end) pairs; None when it gives none."""
+    if value is None:
+        return None
+    try:
+        return [(int(start), int(end)) for start, end in value]
+    except (TypeError, ValueError):
+        return None
 
 
 def _conversation_update(
@@ -211,6 +222,7 @@ class EpisodeRunner:
                 timing={"policy_s": policy_seconds, "env_s": env_seconds},
                 tokens=tokens,
                 policy_meta=output.meta,
+                information_spans=_spans(info.get("information_spans")),
             )
         )
         self.messages.extend(_conversation_update(message, observation, info))
@@ -232,8 +244,12 @@ class EpisodeRunner:
         self.record.reward_invalid = bool(info.get("reward_invalid", False))
         if info.get("infrastructure_error"):
             self.record.error = info["infrastructure_error"]
-        if info.get("truncation_reason"):
-            self.record.end_reason = info["truncation_reason"]
+        self.record.end_reason = end_reason_of(
+            terminated=self.record.terminated,
+            truncated=self.record.truncated,
+            infrastructure_error=info.get("infrastructure_error"),
+            truncation_reason=info.get("truncation_reason"),
+        )
 
     def fail(self, exc: BaseException) -> EpisodeRecord:
         """Record an episode that crashed outside the env's own handling (masked, never scored)."""
@@ -241,6 +257,7 @@ class EpisodeRunner:
         self.record.truncated = True
         kind = "infrastructure" if isinstance(exc, InfrastructureError) else "crash"
         self.record.error = f"{kind}: {type(exc).__name__}: {exc}"
+        self.record.end_reason = "infrastructure_error" if kind == "infrastructure" else "crash"
         self.record.metrics = {}
         self.record.policy.setdefault("traceback", traceback.format_exc(limit=5))
         return self.finish()

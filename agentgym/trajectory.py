@@ -56,6 +56,8 @@ class TurnTokens(BaseModel):
 
 
 class StepRecord(BaseModel):
+    """One env step: the policy's action and what the env answered (see docs/records.md)."""
+
     model_config = ConfigDict(extra="allow")
 
     turn: int
@@ -72,9 +74,32 @@ class StepRecord(BaseModel):
     timing: dict[str, float] = Field(default_factory=dict)
     tokens: TurnTokens | None = None
     policy_meta: dict[str, Any] = Field(default_factory=dict)
+    # (start, end) character spans of retrieved text in `observation`, when the env gives them
+    # (`info["information_spans"]`, e.g. SearchQA's <information> blocks); None when it does not
+    information_spans: list[tuple[int, int]] | None = None
+
+
+END_REASONS = ("terminated", "turn_limit", "infrastructure_error", "truncated_by_caller: <reason>", "crash")
+
+
+def end_reason_of(
+    *, terminated: bool, truncated: bool, infrastructure_error: str | None = None, truncation_reason: str | None = None
+) -> str:
+    """Why an episode ended, from the flags and info of its last step (one of `END_REASONS`)."""
+    if infrastructure_error:
+        return "infrastructure_error"
+    if truncation_reason:
+        return f"truncated_by_caller: {truncation_reason}"
+    if terminated:
+        return "terminated"
+    if truncated:
+        return "turn_limit"
+    return "crash"  # a finished record that neither terminated nor truncated: the loop broke off
 
 
 class EpisodeRecord(BaseModel):
+    """One episode: what ran, every step, and its reward (see docs/records.md)."""
+
     model_config = ConfigDict(extra="allow")
 
     schema_version: int = SCHEMA_VERSION
@@ -103,7 +128,10 @@ class EpisodeRecord(BaseModel):
     truncated: bool = False
     reward_invalid: bool = False
     error: str | None = None
-    end_reason: str | None = None  # why an episode was cut short by the caller (e.g. the policy's context is full)
+    # why the episode ended, set on every finished record: "terminated", "turn_limit",
+    # "infrastructure_error", "truncated_by_caller: <reason>" (e.g. the policy's context is full),
+    # "crash"; None only on records written before it was always set
+    end_reason: str | None = None
     versions: dict[str, str] = Field(default_factory=dict)
     config_hash: str = ""
     started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

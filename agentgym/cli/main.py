@@ -74,6 +74,7 @@ SUB_APPS = [
     ("agentgym.cli.judge", "app", app, "judge"),
     ("agentgym.cli.report", "app", app, "report"),
     ("agentgym.cli.train", "train_command", train_app, "grpo"),
+    ("agentgym.cli.export", "app", app, "export"),
 ]
 GROUPS = {"tasks": tasks_app, "train": train_app}
 

@@ -46,7 +46,8 @@ def succeeded(record: EpisodeRecord) -> bool | None:
 def stalled(record: EpisodeRecord) -> bool:
     """Ran to the turn cap without ending the episode itself (the agent never submitted or
     answered): the pattern a policy farming ungated step rewards falls into."""
-    return not record.reward_invalid and record.truncated and not record.terminated and record.end_reason is None
+    return (not record.reward_invalid and record.truncated and not record.terminated
+            and record.end_reason in (None, "turn_limit"))
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,6 @@ def test_policy_stop_truncates_with_a_report():
     env = gym.make(TOY)
     record = run_episode(env, FullContext(), seed=0, env_id=TOY)
     assert record.truncated and not record.terminated and len(record.steps) == 2
-    assert record.end_reason == "policy stopped: context_length"
+    assert record.end_reason == "truncated_by_caller: policy stopped: context_length"
     assert record.trajectory_components["outcome"] == "no_submit"
     assert record.report is not None and len(record.report.step_rewards) == 2
