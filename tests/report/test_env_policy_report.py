@@ -306,9 +306,13 @@ def test_env_policy_table_in_headless_chromium(report_file, records, tmp_path):
 
 
 @pytest.mark.browser
-def test_the_demo_run_folder_when_present(tmp_path):
-    """After `bash scripts/demo.sh`: its run folder renders with one row per env x policy file."""
-    run = Path(os.environ.get("AGENTGYM_DEMO_RUN", REPO / "runs" / "demo"))
+def test_the_demo_run_folder(tmp_path):
+    """The demo's run folder renders with one row per env x policy file: a fresh one after
+    `bash scripts/demo.sh` (runs/demo), else the checked-in run docs/experiments/demo_run."""
+    default = REPO / "runs" / "demo"
+    if not any(default.glob("*.jsonl")):
+        default = REPO / "docs" / "experiments" / "demo_run"
+    run = Path(os.environ.get("AGENTGYM_DEMO_RUN", default))
     files = sorted(run.glob("*.jsonl")) if run.is_dir() else []
     if not files:
         pytest.skip(reason=f"no demo run in {run} (bash scripts/demo.sh writes it)")
