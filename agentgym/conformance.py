@@ -13,9 +13,16 @@ env's own gold solution, and the random policy draws text and tool calls from a 
 4. oracle: on `episodes` tasks the oracle's episodes end, are valid and succeed.
 5. random: the random policy's success rate is below the oracle's (a grader that pays everyone
    fails here).
-6. emitted: every declared component was emitted by the family in some oracle or random episode,
+6. no-op: a policy that does nothing (it replies "I will do nothing." every turn, calling no
+   tool) scores the minimum: its episodes are valid and do not succeed, the top gate of the spec
+   stays closed (every level below it has multiplier 0), and its gated return, penalties aside,
+   is at most that of every oracle and random episode. "Penalties aside" means each episode is
+   re-scored with `penalties_bypass` off: the no-op's own penalties (a format error every turn
+   where text is no action) can only lower it, and another episode's penalties must not make
+   doing nothing look better than trying. The literal gated returns are in the detail.
+7. emitted: every declared component was emitted by the family in some oracle or random episode,
    and nothing undeclared was emitted.
-7. re-execution: replaying the first oracle episode's actions in a fresh env reproduces it.
+8. re-execution: replaying the first oracle episode's actions in a fresh env reproduces it.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import gymnasium as gym
 from agentgym.env import CORE_COMPONENTS, AgentEnv
 from agentgym.parsing import action_message
 from agentgym.policy import PolicyOutput
-from agentgym.rewards import MODES
+from agentgym.rewards import MODES, RewardSpec
 from agentgym.rewards.components import check_spec_components
 from agentgym.trajectory import EpisodeRecord
 
@@ -124,6 +131,74 @@ class _Random:
         return PolicyOutput.from_text(
             f"<tool_call>{json.dumps({'name': function['name'], 'arguments': arguments})}</tool_call>"
         )
+
+
+class _NoOp:
+    """Does nothing: the same plain-text reply, calling no tool, every turn."""
+
+    name = "noop"
+    TEXT = "I will do nothing."
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "conformance-noop"}
+
+    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> PolicyOutput:
+        return PolicyOutput.from_text(self.TEXT)
+
+
+def _without_bypass(spec: RewardSpec) -> RewardSpec:
+    """The spec with every gate's `penalties_bypass` off (penalties count only behind open gates)."""
+    levels = [
+        lv.model_copy(update={"gate": lv.gate.model_copy(update={"penalties_bypass": False})})
+        if lv.gate is not None and lv.gate.penalties_bypass else lv
+        for lv in spec.levels
+    ]
+    return RewardSpec.model_validate({**spec.model_dump(), "levels": [lv.model_dump() for lv in levels]})
+
+
+def _gated(spec: RewardSpec, record: EpisodeRecord) -> float:
+    """The record's gated return under `spec`, re-scored from its stored components."""
+    steps = [dict(s.components) for s in record.steps]
+    return spec.score(steps, record.trajectory_components, mode="gated").return_gated
+
+
+def _check_noop(report: ConformanceReport, spec: RewardSpec, noop_records: list[EpisodeRecord],
+                others: list[EpisodeRecord]) -> None:
+    problems: list[str] = []
+    for r in noop_records:
+        where = f"no-op episode on {r.task_id}"
+        if r.error or r.reward_invalid or r.report is None:
+            problems.append(f"{where}: " + (r.error or "reward invalid"))
+            continue
+        if r.success:
+            problems.append(f"{where} succeeded")
+        gates = [lv for lv in r.report.levels if lv.gate_threshold is not None]
+        if gates:
+            top = r.report.levels.index(gates[0])
+            if gates[0].gate_open:
+                problems.append(f"{where} opened the gate of level {gates[0].name!r} "
+                                f"(value {gates[0].value:g} >= threshold {gates[0].gate_threshold:g})")
+            elif any(lv.multiplier > 0.0 for lv in r.report.levels[top + 1:]):
+                problems.append(f"{where}: a level below the closed gate of {gates[0].name!r} still counts")
+    valid = [r for r in noop_records if not (r.error or r.reward_invalid or r.report is None)]
+    scored = [r for r in others if not (r.error or r.reward_invalid)]
+    if valid and scored:
+        plain = _without_bypass(spec)
+        noop_best = max(_gated(plain, r) for r in valid)
+        floor = min(_gated(plain, r) for r in scored)
+        literal = (max(r.report.return_gated for r in valid),  # type: ignore[union-attr]
+                   min(_gated(spec, r) for r in scored))
+        if noop_best > floor + 1e-9:
+            problems.append(f"the no-op's gated return, penalties aside, is {noop_best:g}, above the lowest "
+                            f"oracle/random episode's {floor:g} (with penalties: {literal[0]:g} vs {literal[1]:g})")
+        detail = (f"no-op gated return {literal[0]:g} (penalties aside {noop_best:g}); lowest oracle/random "
+                  f"{literal[1]:g} (penalties aside {floor:g})")
+    else:
+        detail = ""
+    if not any(lv.gate is not None for lv in spec.levels):
+        detail = (detail + "; " if detail else "") + "the spec has no gate"
+    report.add("no-op scores the minimum", bool(noop_records) and not problems,
+               "; ".join(problems[:3]) if problems else detail)
 
 
 def _play(make: Callable[[], gym.Env], env: gym.Env, policy: Any, env_id: str, task_id: str | None,
@@ -251,7 +326,15 @@ def _run_checks(report: ConformanceReport, env: gym.Env, make: Callable[[], gym.
                (f"random episodes crashed: {crashed[0]}" if crashed else
                 f"random success rate {random_rate:.2f} is not below the oracle's {oracle_rate:.2f}"))
 
-    # 6. every declared component emitted; nothing undeclared
+    # 6. a no-op policy scores the minimum: no gate opens, nothing pays more than trying
+    noop_records = []
+    for index, task_id in enumerate(task_ids):
+        record, _, bad = _play(make, env, _NoOp(), env_id, task_id, seed + index, kwargs)
+        noop_records.append(record)
+        undeclared |= bad
+    _check_noop(report, unwrapped.reward_spec, noop_records, oracle_records + random_records)
+
+    # 7. every declared component emitted; nothing undeclared
     family_declared = set(declared) - {c.name for c in CORE_COMPONENTS}
     if unwrapped.judges is not None:
         family_declared -= {c.name for c in unwrapped.judges.components()}
@@ -264,7 +347,7 @@ def _run_checks(report: ConformanceReport, env: gym.Env, make: Callable[[], gym.
         problems.append(f"emitted but not declared: {', '.join(sorted(undeclared))}")
     report.add("components emitted", not problems, "; ".join(problems))
 
-    # 7. re-execution of the first oracle episode
+    # 8. re-execution of the first oracle episode
     if reexec and oracle_records and not oracle_records[0].error:
         from agentgym.replay.reexec import reexec_result
 

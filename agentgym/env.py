@@ -19,7 +19,7 @@ One `step` runs this pipeline, in this order, and no family overrides it:
 3. `end_step(observation, ending)`: components the family can only compute now (e.g. after the
    last call of the episode) are emitted here, before the reward layer sees the step;
 4. the step's components: every declared step component zero-filled, the core's
-   `action_valid` / `repeated_action`, then whatever the family emitted;
+   `action_valid` / `invalid_action` (1 - action_valid) / `repeated_action`, then whatever the family emitted;
 5. the reward tracker records them; at the end `score_episode` gives the trajectory components,
    the spec's judges run live, and the report, `success` and metrics go into `info`.
 
@@ -62,6 +62,11 @@ DEFAULT_SYSTEM_PROMPT = (
 CORE_COMPONENTS: tuple[Component, ...] = (
     step_component("action_valid", description="1 when the action parsed and every call was well-formed"),
     step_component("repeated_action", description="1 when the calls repeat the previous step's exactly"),
+    step_component(
+        "invalid_action",
+        description="1 - action_valid: 1 when the action did not parse, a call was malformed, or it called "
+        "no tool and the family did not accept it as text (a format error, for penalties)",
+    ),
 )
 
 
@@ -395,6 +400,7 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         canonical = "|".join(c.canonical() for c in parsed.calls) if parsed.calls else None
         components: dict[str, ComponentValue] = dict(self._step_zeros)
         components["action_valid"] = float(action_valid)
+        components["invalid_action"] = 1.0 - float(action_valid)
         components["repeated_action"] = float(canonical is not None and canonical == self._previous_calls)
         self._note_emitted(self._pending)
         components.update(self._pending)

@@ -75,7 +75,7 @@ class StepRecord(BaseModel):
     tokens: TurnTokens | None = None
     policy_meta: dict[str, Any] = Field(default_factory=dict)
     # (start, end) character spans of retrieved text in `observation`, when the env gives them
-    # (`info["information_spans"]`, e.g. SearchQA's <information> blocks); None when it does not
+    # (`info["information_spans"]`, e.g. retrieved <information> blocks of a search env); None when it does not
     information_spans: list[tuple[int, int]] | None = None
 
 

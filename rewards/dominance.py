@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 # step components every AgentEnv emits
 CORE_COMPONENT_BOUNDS: dict[str, tuple[float, float]] = {
     "action_valid": (0.0, 1.0),
+    "invalid_action": (0.0, 1.0),
     "repeated_action": (0.0, 1.0),
 }
 _TOL = 1e-12

@@ -19,6 +19,9 @@ performed exactly, required strings said — newly completed this step; sums to 
 Trajectory scope: `outcome` in {success, state_only, reply_only, fail} (tau-bench: the final
 database equals the gold replay's, and every required string appears in the agent's replies),
 `state_match`, `reply_match`. Success: outcome `success` (pass^k in `agentgym eval` groups by task).
+Doing nothing earns `fail`: on a read-only task (gold state = start state) the state counts only
+after at least one gold call made exactly, and a task with no required strings gives no
+`reply_only` for any reply.
 
 A required string counts as said when it appears as a whole word or value (`matching.reply_matches`:
 "6" is not in "16"; "$1,189.50" states "1189.50"), and not when the replies also name more than
@@ -105,6 +108,7 @@ class ToolUseEnv(AgentEnv[WorldTask]):
         self.user: ScriptedUser | LLMUser | None = None
         self.replies: list[str] = []
         self.gold_hash = ""
+        self.start_hash = ""
         self._pending_gold: list[int] = []
         self._done_items: set[int] = set()
         self._calls: list[tuple[ToolCall, bool]] = []
@@ -117,6 +121,7 @@ class ToolUseEnv(AgentEnv[WorldTask]):
         if self.world is not None:
             self.world.close()
         self.world = make_world(task.world, task.db_seed)
+        self.start_hash = self.world.state_hash()
         self.user = make_user(task, options.get("user", self.user_spec))
         self.replies = []
         self._pending_gold = list(range(len(task.gold_actions)))
@@ -211,7 +216,21 @@ class ToolUseEnv(AgentEnv[WorldTask]):
         # required strings stated as whole words or values, and not among a list of guesses
         found = sum(reply_matches(required, "\n".join(self.replies)))
         reply_ok = found == len(required)
-        outcome = "success" if state_ok and reply_ok else "state_only" if state_ok else "reply_only" if reply_ok else "fail"
+        # Doing nothing must not climb the ladder. On a read-only task the untouched database is
+        # the gold state, so the state counts (state_only, the gate) only when the task changes
+        # it or the agent made at least one gold call exactly; a reply counts (reply_only) only
+        # when the task asks for content (with none required it is vacuously "said").
+        gold_calls = len(self.task.gold_actions)
+        state_earned = state_ok and (self.gold_hash != self.start_hash or any(i < gold_calls for i in self._done_items))
+        reply_earned = reply_ok and bool(required)
+        if state_ok and reply_ok and (state_earned or reply_earned):
+            outcome = "success"
+        elif state_earned:
+            outcome = "state_only"
+        elif reply_earned:
+            outcome = "reply_only"
+        else:
+            outcome = "fail"
         return {
             "outcome": outcome,
             "state_match": float(state_ok),

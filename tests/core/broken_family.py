@@ -1,8 +1,9 @@
 """A deliberately broken env registered outside agentgym, for the conformance and `module:id` tests.
 
 `broken/PaysEveryone-v0`: its grader marks every episode a success (so a random policy succeeds as
-often as the oracle) and it emits a component it does not declare. `agentgym check` must fail it on
-exactly those two points ("random fails", "components emitted") and pass the rest.
+often as the oracle, and a policy that does nothing succeeds too) and it emits a component it does
+not declare. `agentgym check` must fail it on exactly those points ("random fails", "no-op scores
+the minimum", "components emitted") and pass the rest.
 
 Imported as a top-level module (`broken_family`, with tests/core on PYTHONPATH), so
 `agentgym check broken_family:broken/PaysEveryone-v0` registers it by importing this file.

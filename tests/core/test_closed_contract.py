@@ -101,7 +101,9 @@ def test_step_pipeline_runs_hooks_in_order_and_late_components_reach_the_reward(
     env = Recorder()
     env.reset(seed=0, options={"task_id": "c1"})
     _, _, _, _, first = env.step(env.oracle_actions()[0])
-    assert first["components"] == {"hit": 0.1, "late": 0.0, "action_valid": 1.0, "repeated_action": 0.0}
+    assert first["components"] == {
+        "hit": 0.1, "late": 0.0, "action_valid": 1.0, "invalid_action": 0.0, "repeated_action": 0.0
+    }
     assert first["hits_so_far"] == 1  # end_step's extra info keys
     _, reward, terminated, _, info = env.step(env.oracle_actions()[1])
     assert terminated and info["success"] is True
@@ -119,7 +121,9 @@ def test_declared_step_components_are_zero_filled_on_invalid_actions():
     env = Recorder()
     env.reset(seed=0)
     _, _, _, _, info = env.step("no tool call here")
-    assert info["components"] == {"hit": 0.0, "late": 0.0, "action_valid": 0.0, "repeated_action": 0.0}
+    assert info["components"] == {
+        "hit": 0.0, "late": 0.0, "action_valid": 0.0, "invalid_action": 1.0, "repeated_action": 0.0
+    }
 
 
 def test_emitting_an_undeclared_component_warns_and_is_recorded():

@@ -1,6 +1,7 @@
 """Every registered env passes the family conformance check (`agentgym check`), whatever its
-family: check_env, declared components emitted, oracle succeeds, random does not, the spec is
-bound to declared components, success is declared, re-execution reproduces."""
+family: check_env, declared components emitted, oracle succeeds, random does not, a no-op scores
+the minimum (no gate opens), the spec is bound to declared components, success is declared,
+re-execution reproduces."""
 
 from __future__ import annotations
 
@@ -19,5 +20,6 @@ def test_registered_env_conforms(env_id):
     names = [c.name for c in report.checks]
     assert names == [
         "agentgym env", "gymnasium check_env", "outcome declared", "spec bound",
-        "oracle succeeds", "random fails", "components emitted", "re-execution reproduces",
+        "oracle succeeds", "random fails", "no-op scores the minimum", "components emitted",
+        "re-execution reproduces",
     ]

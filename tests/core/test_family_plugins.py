@@ -28,6 +28,7 @@ CHECKS = (
     "spec bound",
     "oracle succeeds",
     "random fails",
+    "no-op scores the minimum",
     "components emitted",
     "re-execution reproduces",
 )
@@ -62,10 +63,11 @@ def test_broken_env_fails_check_naming_its_faults():
     result = agentgym("check", BROKEN)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL random fails: random success rate 1.00 is not below the oracle's 1.00" in result.stdout
+    assert "FAIL no-op scores the minimum: no-op episode on broken-0 succeeded" in result.stdout
     assert "FAIL components emitted: emitted but not declared: bonus" in result.stdout
-    for name in set(CHECKS) - {"random fails", "components emitted"}:
+    for name in set(CHECKS) - {"random fails", "no-op scores the minimum", "components emitted"}:
         assert f"pass {name}" in result.stdout, (name, result.stdout)
-    assert "2 check(s) failed" in result.stderr
+    assert "3 check(s) failed" in result.stderr
 
 
 def test_example_family_runs_and_replays(tmp_path):

@@ -384,3 +384,30 @@ def test_bfcl_math_api_cannot_stall_the_process_or_leak_precision():
     assert time.perf_counter() - started < 5
     text, ok = runtime.execute("square_root", {"number": 2, "precision": 50})
     assert ok and decimal.getcontext().prec == before
+
+
+def test_doing_nothing_never_opens_the_tooluse_gate_even_on_read_only_tasks():
+    """On an information task the gold state is the start state, so an agent that does nothing
+    used to match it (`state_only`, the gate threshold). It must now score `fail`, gate closed."""
+    import gymnasium as gym
+
+    env = gym.make("agentgym/ToolUse-v0", max_turns=3)
+    read_only = []
+    for task_id in env.unwrapped.tasks.ids():
+        env.reset(seed=0, options={"task_id": task_id})
+        if env.unwrapped.gold_hash == env.unwrapped.start_hash:
+            read_only.append(task_id)
+        if len(read_only) >= 3:
+            break
+    assert read_only, "the suite has read-only information tasks"
+    for task_id in read_only:
+        env.reset(seed=0, options={"task_id": task_id})
+        for _ in range(3):
+            _, _, terminated, truncated, info = env.step(
+                '<tool_call>{"name": "respond", "arguments": {"message": "I will do nothing."}}</tool_call>')
+            if terminated or truncated:
+                break
+        assert info["trajectory_components"]["outcome"] == "fail", (task_id, info["trajectory_components"])
+        top = info["report"].levels[0]
+        assert not top.gate_open and info["report"].return_gated <= 0.0 and not info["reward_invalid"]
+    env.close()
