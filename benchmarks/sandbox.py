@@ -8,7 +8,10 @@ Every number is paired with a reference measured in the same run:
 2. `reset` latency with a warm pool vs a cold reset (new container), for a bare sandbox and for a
    SWE-v0 episode start (fresh container + task base commit) (goal: median <= 300 ms);
 3. episodes/s of gold-patch SWE-v0 episodes (reset, tool calls, grading) at 1, 2, 4, 8 parallel
-   envs, on tasks built from the tiny minicalc sdist, with speed-up over 1 env.
+   envs, on tasks built from the tiny minicalc sdist, with speed-up over 1 env;
+4. grading time per task: the `submit` step of a gold episode (everything `score_episode` does:
+   collecting the agent's change, the clean-room container, the hidden tests), split into the
+   test run itself and the rest, on minicalc tasks and on a few tasks of the shipped suite.
 """
 
 from __future__ import annotations
@@ -179,9 +182,57 @@ def bench_parallel(tasks: Path, levels: list[int], episodes_per_env: int) -> Non
         )
 
 
+def bench_grading(
+    tasks: Path | None, n_tasks: int, label: str, backend: str = "docker", pool_size: int = 0
+) -> None:
+    from agentgym.envs.swe.env import SWEEnv
+
+    env = SWEEnv(tasks=str(tasks) if tasks else None, pool_size=pool_size, backend=backend)
+    ids = env.task_ids()
+    if tasks is None:  # the shipped suite: one task per package, up to n_tasks
+        by_repo: dict[str, str] = {}
+        for tid in ids:
+            by_repo.setdefault(tid.split("-")[0], tid)
+        ids = sorted(by_repo.values())
+    ids = ids[:n_tasks]
+    rows = []
+    try:
+        for tid in ids:
+            env.reset(options={"task_id": tid})
+            actions = env.oracle_actions()
+            for action in actions[:-1]:
+                env.step(action)
+            for pool in env._pools.values():
+                pool.wait_ready(60)  # as between episodes: the pool has refilled
+            t = time.perf_counter()
+            _, _, _, _, info = env.step(actions[-1])  # submit: grading
+            total = time.perf_counter() - t
+            phases = dict(getattr(env, "last_grading_seconds", {}) or {})
+            outcome = info.get("trajectory_components", {}).get("outcome")
+            rows.append((tid, total, phases, outcome))
+    finally:
+        env.close()
+    for tid, total, phases, outcome in rows:
+        split = ""
+        if phases:
+            tests = phases.get("clean_room_tests", 0.0)
+            split = (
+                f" (tests {ms(tests)}; collect {ms(phases.get('collect', 0))} alongside clean-room start "
+                f"{ms(phases.get('clean_room_start', 0))}; diff+filter+scan "
+                f"{ms(phases.get('clean_room_diff', 0) + phases.get('clean_room_filter', 0))}; "
+                f"other {ms(total - tests)})"
+            )
+        print(f"[grading/{label}] {tid}: {ms(total)}{split} -> {outcome}")
+    totals = [r[1] for r in rows]
+    print(f"[grading/{label}] p50 {ms(statistics.median(totals))} over {len(rows)} tasks")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sample sizes (a couple of minutes)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts: round_trip,reset,env_reset,parallel,grading"
+    )
     args = parser.parse_args()
     from agentgym.sandbox.docker_backend import docker_unavailable_reason
 
@@ -192,12 +243,31 @@ def main() -> int:
     print(
         f"sandbox benchmark ({'quick' if args.quick else 'full'}); machine load {Path('/proc/loadavg').read_text().split()[:3]}"
     )
-    bench_round_trip(n)
-    bench_reset(10 if args.quick else 40)
+    parts = set(filter(None, args.only.split(","))) or {
+        "round_trip",
+        "reset",
+        "env_reset",
+        "parallel",
+        "grading",
+    }
+    if "round_trip" in parts:
+        bench_round_trip(n)
+    if "reset" in parts:
+        bench_reset(10 if args.quick else 40)
     with tempfile.TemporaryDirectory() as tmp:
-        tasks = build_minicalc_tasks(Path(tmp))
-        bench_env_reset(tasks, 10 if args.quick else 40)
-        bench_parallel(tasks, [1, 2, 4, 8], 1 if args.quick else 3)
+        tasks = build_minicalc_tasks(Path(tmp)) if parts & {"env_reset", "parallel", "grading"} else None
+        if "env_reset" in parts:
+            bench_env_reset(tasks, 10 if args.quick else 40)
+        if "parallel" in parts:
+            bench_parallel(tasks, [1, 2, 4, 8], 1 if args.quick else 3)
+        if "grading" in parts:
+            bench_grading(tasks, 4, "minicalc")
+            bench_grading(tasks, 4, "minicalc, warm pool", pool_size=1)
+            bench_grading(None, 3 if args.quick else 7, "shipped")
+            from agentgym.sandbox.local_backend import bwrap_available
+
+            if bwrap_available() is None:
+                bench_grading(None, 3 if args.quick else 7, "shipped-local", backend="local")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Sandboxes for agent commands: the `Sandbox` protocol, a Docker backend and a bubblewrap backend.
 
 from agentgym.sandbox import make_sandbox
-with make_sandbox("docker") as sb:          # or "local" (bubblewrap)
+with make_sandbox("docker") as sb:          # or "local" (bubblewrap); limits: memory, cpus, pids, disk
     code, out = sb.run("python3 -c 'print(1+1)'", timeout=10)
 """
 
@@ -13,8 +13,11 @@ from agentgym.sandbox.base import (
     CommandDetail,
     CommandResult,
     DriverSandbox,
+    ExecResult,
     Sandbox,
+    SandboxCrashed,
     SandboxError,
+    encode_text,
     format_output,
 )
 from agentgym.sandbox.image import BASE_IMAGE, ROOTFS_DIR
@@ -25,8 +28,11 @@ __all__ = [
     "CommandDetail",
     "CommandResult",
     "DriverSandbox",
+    "ExecResult",
     "Sandbox",
+    "SandboxCrashed",
     "SandboxError",
+    "encode_text",
     "format_output",
     "make_sandbox",
 ]

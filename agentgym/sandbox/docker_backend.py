@@ -1,10 +1,21 @@
 """Docker backend: one container per sandbox, driven by a long-lived driver over an attached socket.
 
-The container's main process is the driver (`python3 -c DRIVER_SOURCE`, under tini); the host
-attaches to its stdin/stdout once, so a command costs one socket round trip instead of a
-`docker exec` (~67 ms per exec measured on our CI machine). Containers run with no network, CPU/memory/pids
-limits, all capabilities dropped, as the non-root user `agent`, and carry labels
-(`agentgym.sandbox=1`, the owner's pid and host) so `agentgym sandbox prune` can find leftovers.
+The container's main process is the driver (`python3 -c DRIVER_SOURCE`), PID 1 of the container,
+so nothing the agent runs can signal it (see `driver.py`); the host attaches to its stdin/stdout
+once, so a command costs one socket round trip instead of a `docker exec` (~67 ms per exec
+measured on our CI machine). Containers run with no network, all capabilities dropped, as the
+non-root user `agent`, and carry labels (`agentgym.sandbox=1`, the owner's pid and host) so
+`agentgym sandbox prune` can find leftovers.
+
+Limits (`start_container` arguments): `memory` (RAM = RAM + swap), `cpus`, `pids` (processes and
+threads), `disk`. With `disk` set (the default) the root filesystem is read-only and the only
+writable places are size-limited tmpfs mounts: `/testbed` (`disk`), `/tmp` (half of it),
+`/home/agent` (an eighth) and `/dev/shm` (64 MiB at most), so nothing the agent writes reaches the
+host's disk; their pages count against `memory` too. An image whose `/testbed` or `$HOME` has
+content declares it with the label `agentgym.seed` (`SRC:DST;...`, read-only copies elsewhere in
+the image, see `agentgym.tasks.swe.environment.ensure_package_image`); the driver copies them in
+at start. `disk=None` gives the plain writable layer without a size limit (used to build images); an
+image other than the base image without the label gets it too, with a warning.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import struct
 import threading
 import time
 import uuid
+import warnings
 from collections import deque
 from typing import Any
 
@@ -131,12 +143,68 @@ class _Container:
         _remove_quietly(self.container)
 
 
+_seeds: dict[str, str] = {}
+_seeds_lock = threading.Lock()
+
+
+def image_seed(image: str) -> str:
+    """The image's `agentgym.seed` label ("" when it has none), cached per image name."""
+    with _seeds_lock:
+        if image in _seeds:
+            return _seeds[image]
+    try:
+        seed = (docker_client().images.get(image).labels or {}).get("agentgym.seed", "")
+    except Exception:  # noqa: BLE001 - a missing image fails at create, with a clearer message
+        return ""
+    with _seeds_lock:
+        _seeds[image] = seed
+    return seed
+
+
+_unseeded_warned: set[str] = set()
+
+
+def _warned_unseeded(image: str) -> bool:
+    with _seeds_lock:
+        seen = image in _unseeded_warned
+        _unseeded_warned.add(image)
+    return seen
+
+
+def forget_image_seed(image: str) -> None:
+    with _seeds_lock:
+        _seeds.pop(image, None)
+
+
+def parse_size(size: str | int) -> int:
+    """Bytes of a Docker-style size ("512m", "1g", "100k", or a number of bytes)."""
+    if isinstance(size, int):
+        return size
+    text = str(size).strip().lower().removesuffix("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def writable_mounts(disk: str | int) -> dict[str, int]:
+    """The size-limited writable mounts of a sandbox with `disk` (bytes per mount point)."""
+    total = parse_size(disk)
+    return {
+        "/testbed": total,
+        "/tmp": max(total // 2, 16 << 20),
+        "/home/agent": max(total // 8, 16 << 20),
+        "/dev/shm": min(64 << 20, max(total // 16, 1 << 20)),
+    }
+
+
 def start_container(
     image: str = BASE_IMAGE,
     *,
     memory: str = "2g",
     cpus: float = 1.0,
     pids: int = 512,
+    disk: str | int | None = "1g",
     user: str = "1000:1000",
     workdir: str = "/testbed",
     env: dict[str, str] | None = None,
@@ -145,6 +213,42 @@ def start_container(
     client = docker_client()
     all_labels = {LABEL: "1", "agentgym.pid": str(os.getpid()), "agentgym.host": _socket.gethostname()}
     all_labels.update(labels or {})
+    uid, _, gid = user.partition(":")
+    environment = {
+        "HOME": "/home/agent",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "GIT_PAGER": "cat",
+        "PAGER": "cat",
+        "TERM": "dumb",
+        "AGENTGYM_PROC_LIMIT": str(pids),
+        **(env or {}),
+    }
+    storage: dict[str, Any] = {}
+    seed = image_seed(image) if disk is not None else ""
+    if disk is not None and not seed and image != BASE_IMAGE and not _warned_unseeded(image):
+        warnings.warn(
+            f"image {image} has no `agentgym.seed` label: its /testbed would be hidden by the size-limited "
+            "mount, so it runs on the container's writable layer without a disk limit",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if disk is not None and not seed and image != BASE_IMAGE:
+        disk = None
+    if disk is not None:
+        mounts = writable_mounts(disk)
+        shm = mounts.pop("/dev/shm")
+        storage = {
+            "read_only": True,
+            "tmpfs": {
+                path: f"size={size},exec,nosuid,nodev,mode={'1777' if path == '/tmp' else '755'}"
+                + ("" if path == "/tmp" else f",uid={uid},gid={gid or uid}")
+                for path, size in mounts.items()
+            },
+            "shm_size": shm,
+        }
+        if seed:
+            environment["AGENTGYM_SEED"] = seed
     try:
         container = client.containers.create(
             image,
@@ -152,15 +256,7 @@ def start_container(
             name=f"agentgym-{uuid.uuid4().hex[:12]}",
             user=user,
             working_dir=workdir,
-            environment={
-                "HOME": "/home/agent",
-                "LANG": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "GIT_PAGER": "cat",
-                "PAGER": "cat",
-                "TERM": "dumb",
-                **(env or {}),
-            },
+            environment=environment,
             network_mode="none",
             mem_limit=memory,
             memswap_limit=memory,
@@ -168,11 +264,12 @@ def start_container(
             pids_limit=pids,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            init=True,
+            init=False,  # the driver is PID 1: the agent cannot signal it
             stdin_open=True,
             tty=False,
             labels=all_labels,
             detach=True,
+            **storage,
         )
     except Exception as exc:  # noqa: BLE001
         raise SandboxError(f"cannot create a container from {image}: {exc}") from None
@@ -360,6 +457,20 @@ class DockerSandbox(DriverSandbox):
 
     def alive(self) -> bool:
         return self._box is not None and self._channel is not None and not self._channel.dead and self.ping()
+
+    def death_cause(self) -> str | None:
+        """ "it ran out of memory" when the kernel's OOM killer ended the container (the agent's
+        doing: its processes filled the memory limit), else None."""
+        if self._box is None:
+            return None
+        try:
+            self._box.container.reload()
+            state = self._box.container.attrs.get("State") or {}
+        except Exception:  # noqa: BLE001 - engine gone or container removed: not the agent's doing
+            return None
+        if state.get("OOMKilled"):
+            return "it ran out of memory (its processes and files filled the memory limit)"
+        return None
 
 
 def prune(all_owners: bool = False) -> list[str]:

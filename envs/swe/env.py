@@ -4,16 +4,26 @@ Tools: `bash` (a long-lived shell in the sandbox; cwd and exports persist), `edi
 create / str_replace / insert, SWE-agent style), `submit`. Components are declared in
 `SWEEnv.components`; the outcome is `tests_pass` for a resolved task (`SWEEnv.outcome`).
 
-Grading uses the env's own `git diff` against the task's base commit, never a patch the agent
-claims: test files are restored, the hidden tests applied, FAIL_TO_PASS and PASS_TO_PASS run
-under a timeout and the log graded with SWE-bench's rules. A dead sandbox ends the episode with
-`reward_invalid=True`.
+Grading happens in a clean room (`agentgym.tasks.swe.grading`): the agent's leftover processes
+are killed, its repository's files (nothing else: not its `.git`, exports, home or /tmp) are
+diffed against the base commit in a fresh sandbox of the task image, test files and test
+infrastructure are left out, the hidden tests applied, FAIL_TO_PASS and PASS_TO_PASS run with a
+fixed environment and the log graded with SWE-bench's rules; code that tampers with the test
+runner (found in the change, or by canary tests and a JUnit cross-check) never scores as a pass.
+
+What the agent does to its own sandbox is its outcome: the driver cannot be killed from inside, a
+fork bomb or a full disk is contained and reported in the observation; a sandbox the agent
+managed to kill anyway (its memory limit hit) is replaced by a fresh one (the observation says
+so, the episode goes on), or at grading ends the episode with the outcome `sandbox_crash`.
+`reward_invalid=True` is kept for failures of the machinery (engine, container, driver).
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,15 +31,15 @@ from agentgym.env import AgentEnv, EpisodeStart
 from agentgym.errors import TaskError, ToolError
 from agentgym.outcome import Outcome
 from agentgym.rewards.components import step_component, trajectory_component
-from agentgym.rewards.functions.swebench import GradeResult, grade_log
-from agentgym.sandbox.base import DriverSandbox, SandboxError
+from agentgym.rewards.functions.swebench import GradeResult
+from agentgym.sandbox.base import DriverSandbox, SandboxCrashed, SandboxError
 from agentgym.tasks.swe.environment import (
     diff_paths,
     ensure_package_image,
     is_test_path,
-    run_eval,
     setup_base,
 )
+from agentgym.tasks.swe.grading import CleanRoomResult, collect_tree, grade_in_clean_room, open_clean_room
 from agentgym.tasks.swe.records import SWEInstance
 from agentgym.tasks.swe.source import SWETask, swe_tasks
 from agentgym.tools import ToolCall, tool
@@ -43,7 +53,7 @@ SYSTEM_PROMPT = (
 )
 VIEW_LIMIT = 400  # lines shown by `editor view` without a range
 #: outcome labels, worst to best
-OUTCOMES = ("no_submit", "empty_patch", "tests_fail", "tests_pass")
+OUTCOMES = ("sandbox_crash", "no_submit", "empty_patch", "tests_fail", "tests_pass")
 
 
 class SWEEnv(AgentEnv[SWETask]):
@@ -56,12 +66,22 @@ class SWEEnv(AgentEnv[SWETask]):
         trajectory_component(
             "outcome",
             labels=OUTCOMES,
-            description="no_submit < empty_patch (no change to non-test files) < tests_fail < tests_pass",
+            description=(
+                "sandbox_crash (the agent killed its sandbox before grading) = no_submit < empty_patch "
+                "(no change to non-test files) < tests_fail (also: runner tampering) < tests_pass"
+            ),
         ),
         trajectory_component("f2p_fraction", description="fraction of FAIL_TO_PASS tests passing at grading"),
         trajectory_component("modification", description="1 when the diff touches non-test files"),
         trajectory_component(
-            "test_tampering", description="1 when the agent edited test files (restored before grading)"
+            "test_tampering",
+            description="1 when the agent edited test files or test infrastructure (left out of grading) "
+            "or tampered with the test runner",
+        ),
+        trajectory_component(
+            "runner_tampering",
+            description="1 when the change tampers with the test runner (code reaching into pytest or the "
+            "import system, a shadowing module, a canary or JUnit mismatch): never a pass",
         ),
         trajectory_component("log_unusable", description="1 when the grading log could not be graded"),
     )
@@ -81,6 +101,8 @@ class SWEEnv(AgentEnv[SWETask]):
         grade_unsubmitted: bool = False,
         memory: str = "2g",
         cpus: float = 1.0,
+        pids: int = 512,
+        disk: str = "1g",
         **kwargs: Any,
     ) -> None:
         super().__init__(tasks=swe_tasks(tasks), **kwargs)
@@ -93,14 +115,27 @@ class SWEEnv(AgentEnv[SWETask]):
         self.eval_timeout = eval_timeout
         self.output_limit = int(output_limit)
         self.grade_unsubmitted = grade_unsubmitted
-        self.container_kwargs = {"memory": memory, "cpus": cpus}
+        #: the sandbox limits (agent sandboxes and clean rooms alike)
+        self.container_kwargs: dict[str, Any] = {
+            "memory": memory,
+            "cpus": cpus,
+            "pids": int(pids),
+            "disk": disk,
+        }
         self._pools: dict[str, Any] = {}
         self._templates: dict[str, Path] = {}
+        self._images_ready: set[str] = set()
         self.sandbox: DriverSandbox | None = None
         self.submitted = False
         self.last_grade: GradeResult | None = None
+        self.last_clean_room: CleanRoomResult | None = None
         self.last_diff = ""
         self.last_eval_log = ""
+        self.last_test_seconds: float | None = None
+        self.sandbox_restarts = 0
+        #: seconds per grading phase of the last episode (collect, clean_room_start, clean_room_*, total)
+        self.last_grading_seconds: dict[str, float] = {}
+        self._closers: list[threading.Thread] = []
         self._emitted_turn: dict[str, int] = {}
 
     # ------------------------------------------------------------------ sandboxes
@@ -109,7 +144,9 @@ class SWEEnv(AgentEnv[SWETask]):
             return self._local_sandbox(inst)
         from agentgym.sandbox.docker_backend import DockerPool, DockerSandbox
 
-        ensure_package_image(inst.archive_path(), inst.image)
+        if inst.image not in self._images_ready:  # checked once per env: a reset is a pool pop, no API call
+            ensure_package_image(inst.archive_path(), inst.image)
+            self._images_ready.add(inst.image)
         if self.pool_size <= 0:
             return DockerSandbox(inst.image, default_timeout=self.command_timeout, **self.container_kwargs)
         pool = self._pools.get(inst.image)
@@ -124,25 +161,28 @@ class SWEEnv(AgentEnv[SWETask]):
             prepare=lambda sb, inst=inst: setup_base(sb, inst),
         )
 
-    def _local_sandbox(self, inst: SWEInstance) -> DriverSandbox:
+    def _template(self, inst: SWEInstance) -> Path:
         """bubblewrap: a per-image template directory holding the pristine repository."""
-        import shutil
-        import tempfile
-
-        from agentgym.sandbox.local_backend import LocalSandbox
+        from agentgym.sandbox.local_backend import LocalSandbox, make_template
         from agentgym.tasks.swe.environment import prepare_pristine
 
         template = self._templates.get(inst.image)
         if template is None:
-            sb = LocalSandbox(default_timeout=self.command_timeout)
+            sb = LocalSandbox(default_timeout=self.command_timeout, **self.container_kwargs)
             try:
                 prepare_pristine(sb, inst.archive_path())
-                template = Path(tempfile.mkdtemp(prefix="agentgym-swe-template-")) / "testbed"
-                shutil.copytree(sb.host_workdir, template, symlinks=True)
+                template = sb.export_workdir(make_template("agentgym-swe-template-") / "testbed")
             finally:
                 sb.close()
             self._templates[inst.image] = template
-        return LocalSandbox(template, default_timeout=self.command_timeout)
+        return template
+
+    def _local_sandbox(self, inst: SWEInstance) -> DriverSandbox:
+        from agentgym.sandbox.local_backend import LocalSandbox
+
+        return LocalSandbox(
+            self._template(inst), default_timeout=self.command_timeout, **self.container_kwargs
+        )
 
     def start_episode(self, task: SWETask, options: dict[str, Any]) -> EpisodeStart:
         inst = task.instance
@@ -158,8 +198,11 @@ class SWEEnv(AgentEnv[SWETask]):
                     raise
         self.submitted = False
         self.last_grade = None
+        self.last_clean_room = None
         self.last_diff = ""
         self.last_eval_log = ""
+        self.last_test_seconds = None
+        self.sandbox_restarts = 0
         self._emitted_turn = {}
         return EpisodeStart(task=task, prompt=task.prompt, system_prompt=SYSTEM_PROMPT)
 
@@ -193,6 +236,9 @@ class SWEEnv(AgentEnv[SWETask]):
     def close(self) -> None:
         super().close()
         self._release_sandbox()
+        for closer in self._closers:
+            closer.join(timeout=60)
+        self._closers.clear()
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
@@ -206,6 +252,21 @@ class SWEEnv(AgentEnv[SWETask]):
         if self.sandbox is None:
             raise SandboxError("no sandbox (the episode has not started)")
         return self.sandbox
+
+    def _recover(self, exc: SandboxCrashed) -> str:
+        """The agent killed its sandbox: a fresh one at the base commit replaces it (a failure to
+        make one is the machinery's: SandboxError). Returns the note for the observation."""
+        assert self.task is not None
+        inst = self.task.instance
+        self._release_sandbox()
+        self.sandbox = self._sandbox_for(inst)
+        self._prepare(self.sandbox, inst)
+        self.sandbox_restarts += 1
+        return (
+            f"[the sandbox died: {exc.cause}. A fresh sandbox at the task's base commit replaced it: every "
+            "change made so far is lost and no process survived; the working directory and exported "
+            "variables are reset.]"
+        )
 
     def _emit_once(self, name: str, value: float) -> None:
         """At most one value per component per step (the first call's), so per-step bounds hold
@@ -226,7 +287,11 @@ class SWEEnv(AgentEnv[SWETask]):
         """
         if not command.strip():
             raise ToolError("empty command")
-        detail = self._sb().run_detailed(command, timeout=self.command_timeout)
+        try:
+            detail = self._sb().run_detailed(command, timeout=self.command_timeout)
+        except SandboxCrashed as exc:
+            self._emit_once("command_ok", 0.0)
+            return f"{self._recover(exc)}\n[exit code 137]"
         self._emit_once("command_ok", float(detail.exit_code == 0 and not detail.timed_out))
         output = detail.output
         if len(output) > self.output_limit:
@@ -262,6 +327,22 @@ class SWEEnv(AgentEnv[SWETask]):
             insert_line: for insert, the line after which new_str goes.
             view_range: for view, [first, last] line numbers (1-based; last -1 means the end).
         """
+        try:
+            return self._edit(command, path, file_text, old_str, new_str, insert_line, view_range)
+        except SandboxCrashed as exc:
+            self._emit_once("edit_applied", 0.0)
+            return self._recover(exc)
+
+    def _edit(
+        self,
+        command: str,
+        path: str,
+        file_text: str | None,
+        old_str: str | None,
+        new_str: str | None,
+        insert_line: int | None,
+        view_range: list[int] | None,
+    ) -> str:
         sb = self._sb()
         full = path if path.startswith("/") else f"/testbed/{path}"
         if command == "view":
@@ -270,13 +351,13 @@ class SWEEnv(AgentEnv[SWETask]):
             if command == "create":
                 if file_text is None:
                     raise ToolError("create needs file_text")
-                sb.write_file(full, file_text)
+                _write(sb, full, file_text)
                 self._emit_once("edit_applied", 1.0)
                 return f"Created {full} ({len(file_text.splitlines())} lines)."
             try:
                 text = sb.read_file(full).decode("utf-8")
-            except FileNotFoundError:
-                raise ToolError(f"{full}: no such file") from None
+            except FileNotFoundError as exc:
+                raise ToolError(f"{full}: no such file" if "No such file" in str(exc) else str(exc)) from None
             except UnicodeDecodeError:
                 raise ToolError(f"{full}: not a UTF-8 text file") from None
             if command == "str_replace":
@@ -303,7 +384,7 @@ class SWEEnv(AgentEnv[SWETask]):
                 start = insert_line + 1
             if new_text == text:
                 raise ToolError("the edit changes nothing")
-            sb.write_file(full, new_text)
+            _write(sb, full, new_text)
         except ToolError:
             self._emit_once("edit_applied", 0.0)
             raise
@@ -355,42 +436,119 @@ class SWEEnv(AgentEnv[SWETask]):
     def score_episode(self, truncated: bool) -> dict[str, float | str]:
         assert self.task is not None
         inst, sb = self.task.instance, self._sb()
-        diff = sb.diff(inst.base_commit)  # SandboxError (dead container) -> reward_invalid
-        self.last_diff = diff
-        paths = diff_paths(diff)
-        tampering = any(is_test_path(p) for p in paths)
-        modified = any(not is_test_path(p) for p in paths)
         components: dict[str, float | str] = {
-            "modification": float(modified),
-            "test_tampering": float(tampering),
+            "modification": 0.0,
+            "test_tampering": 0.0,
+            "runner_tampering": 0.0,
             "f2p_fraction": 0.0,
             "log_unusable": 0.0,
         }
         if not self.submitted and not self.grade_unsubmitted:
+            # not graded: what the agent changed, as its own repository says (informational)
+            try:
+                paths = diff_paths(sb.diff(inst.base_commit))
+            except SandboxCrashed:
+                paths = []
+            except SandboxError:
+                if not sb.ping():  # a dead sandbox is the machinery's failure
+                    raise
+                paths = []  # the agent broke its own repository (e.g. removed .git)
+            components["modification"] = float(any(not is_test_path(p) for p in paths))
+            components["test_tampering"] = float(any(is_test_path(p) for p in paths))
             components["outcome"] = "no_submit"
             return components
-        if not modified and not self.grade_unsubmitted:
-            components["outcome"] = "empty_patch"
-            return components
-        log, _ = run_eval(sb, inst, diff, timeout=self.eval_timeout or inst.eval_timeout)
-        grade = grade_log(log, inst.FAIL_TO_PASS, inst.PASS_TO_PASS)
-        self.last_grade = grade
-        self.last_eval_log = log
-        components["f2p_fraction"] = grade.f2p_fraction
-        components["log_unusable"] = float(not grade.usable)
+        # the clean room starts while the agent's tree is collected
+        t0 = time.perf_counter()
+        room: dict[str, Any] = {}
+
+        def open_room() -> None:
+            try:
+                room["sb"] = self._clean_room(inst)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                room["error"] = exc
+            room["seconds"] = time.perf_counter() - t0
+
+        opener = threading.Thread(target=open_room, daemon=True)
+        opener.start()
+        timing = self.last_grading_seconds = {}
+        try:
+            try:
+                tree, complete = collect_tree(sb)
+            except SandboxCrashed:
+                components["outcome"] = "sandbox_crash" if self.submitted else "no_submit"
+                return components
+            timing["collect"] = time.perf_counter() - t0
+            opener.join()
+            timing["clean_room_start"] = room.get("seconds", 0.0)
+            if "error" in room:
+                raise room["error"]
+            if not complete:  # over the size limits, or unreadable: the agent's doing, nothing to grade
+                components.update(modification=1.0, log_unusable=1.0)
+                components["outcome"] = "tests_fail" if self.submitted else "no_submit"
+                return components
+            try:
+                result = grade_in_clean_room(
+                    inst,
+                    room["sb"],
+                    tree=tree,
+                    timeout=self.eval_timeout or inst.eval_timeout,
+                    image_key=f"{self.backend}:{inst.image}",
+                )
+            except SandboxCrashed:  # the agent's code killed the clean room (its memory limit): a failure
+                components.update(modification=1.0, log_unusable=1.0)
+                components["outcome"] = "tests_fail" if self.submitted else "no_submit"
+                return components
+            timing.update({f"clean_room_{k}": v for k, v in result.seconds.items()})
+        finally:
+            opener.join()
+            if "sb" in room:  # removed in the background: grading need not wait for it
+                closer = threading.Thread(target=room["sb"].close, daemon=True)
+                closer.start()
+                self._closers = [t for t in self._closers if t.is_alive()] + [closer]
+            timing["total"] = time.perf_counter() - t0
+        self.last_clean_room = result
+        self.last_diff = result.diff
+        self.last_eval_log = result.raw_log
+        self.last_grade = result.grade
+        self.last_test_seconds = result.seconds.get("tests")
+        components["modification"] = float(result.modified)
+        components["test_tampering"] = float(result.test_tampering)
+        components["runner_tampering"] = float(bool(result.tampering))
+        if result.grade is not None:
+            components["f2p_fraction"] = 0.0 if result.tampering else result.grade.f2p_fraction
+            components["log_unusable"] = float(not result.grade.usable)
         if not self.submitted:
             components["outcome"] = "no_submit"
-        elif not modified:
+        elif not result.modified:
             components["outcome"] = "empty_patch"
         else:
-            components["outcome"] = "tests_pass" if grade.resolved else "tests_fail"
+            components["outcome"] = "tests_pass" if result.resolved else "tests_fail"
         return components
+
+    def _clean_room(self, inst: SWEInstance) -> DriverSandbox:
+        """A sandbox no agent ever touched, at the base commit: with a warm pool, the next pooled
+        container (prepared in the background, as for a reset); else a new one."""
+        if self.backend == "local":
+            return open_clean_room(
+                inst, backend="local", template=self._template(inst), limits=self.container_kwargs
+            )
+        if self.pool_size > 0:
+            sb = self._sandbox_for(inst)
+            try:
+                self._prepare(sb, inst)
+            except BaseException:
+                sb.close()
+                raise
+            return sb
+        return open_clean_room(inst, backend="docker", limits=self.container_kwargs)
 
     def episode_metrics(self, trajectory_components: dict[str, float | str]) -> dict[str, float]:
         return {
             "completed": float(self.submitted),
             "modified": float(trajectory_components.get("modification", 0.0)),
             "test_tampering": float(trajectory_components.get("test_tampering", 0.0)),
+            "runner_tampering": float(trajectory_components.get("runner_tampering", 0.0)),
+            "sandbox_restarts": float(self.sandbox_restarts),
         }
 
     # ------------------------------------------------------------------ oracle
@@ -408,6 +566,13 @@ class SWEEnv(AgentEnv[SWETask]):
             )
         actions.append(ToolCall(name="submit"))
         return actions
+
+
+def _write(sb: DriverSandbox, path: str, text: str) -> None:
+    try:
+        sb.write_file(path, text)
+    except FileNotFoundError as exc:  # e.g. the disk limit: the agent's to see
+        raise ToolError(str(exc)) from None
 
 
 def gold_edits(patch: str) -> list[tuple[str, str, str]]:

@@ -148,3 +148,88 @@ def grade_log(log: str, fail_to_pass: list[str], pass_to_pass: list[str]) -> Gra
             p2p_failure=list(pass_to_pass),
         )
     return grade_status_map(ev.status_map, fail_to_pass, pass_to_pass)
+
+
+# ---------------------------------------------------------------------------- integrity checks
+# The SWE env's clean-room grader adds two tripwires to the test run (see
+# `agentgym.tasks.swe.grading`): canary tests whose outcome is known in advance, and a JUnit XML
+# report written by pytest next to the log. Both are read here, as pure functions of text.
+
+
+def strip_canaries(log: str, canary_file: str) -> str:
+    """The log without the canary tests' summary lines, its exit code as without them.
+
+    The failing canary makes pytest exit 1; when no other test failed or errored, the exit code
+    line is set back to 0, so SWE-bench's rules see the log the real tests alone would give."""
+    kept = [line for line in log.split("\n") if not (line.startswith(STATUSES) and canary_file in line)]
+    out = "\n".join(kept)
+    if test_exit_code(out) == 1:
+        start = out.find(START_TEST_OUTPUT)
+        sliced = out[start:] if start >= 0 else out
+        if not any(
+            s in ("FAILED", "ERROR") for s in parse_pytest_log(sliced.split(END_TEST_OUTPUT, 1)[0]).values()
+        ):
+            out = _EXIT_RE.sub(f"{TEST_EXIT_CODE}: 0", out, count=1)
+    return out
+
+
+def junit_address(test_id: str) -> tuple[str, str]:
+    """(classname, name) pytest's JUnit XML gives the test `test_id` (`path/to/test_x.py::Cls::test`),
+    as pytest's `mangle_test_address` makes them."""
+    path, bracket, params = test_id.partition("[")
+    names = path.split("::")
+    names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+    names[-1] += bracket + params
+    return ".".join(names[:-1]), names[-1]
+
+
+def parse_junit(xml: str | bytes) -> dict[tuple[str, str], str] | None:
+    """{(classname, name): PASSED | FAILED | ERROR | SKIPPED} from a pytest JUnit XML report
+    (None when it cannot be parsed). An xfail is reported as SKIPPED."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    out: dict[tuple[str, str], str] = {}
+    for case in root.iter("testcase"):
+        key = (case.get("classname", ""), case.get("name", ""))
+        tags = {child.tag for child in case}
+        if "error" in tags:
+            status = "ERROR"
+        elif "failure" in tags:
+            status = "FAILED"
+        elif "skipped" in tags:
+            status = "SKIPPED"
+        else:
+            status = "PASSED"
+        if out.get(key) in ("FAILED", "ERROR"):
+            continue  # a teardown error after a pass, or the like: the worst verdict stands
+        out[key] = status
+    return out
+
+
+def junit_disagreements(
+    status_map: dict[str, str], junit: dict[tuple[str, str], str], tests: list[str]
+) -> list[str]:
+    """Tests of `tests` the log calls passing (PASSED or XFAIL) while the JUnit report does not
+    (failed, errored, or absent): a log written by something other than pytest's own reporting.
+
+    A test id cut at its first space by the `-rA` parser (a parameter with a space in it, as in
+    SWE-bench) stands for every JUnit case it is a prefix of; one of them with the logged verdict
+    backs the log, as the log's line came from one of them."""
+    bad = []
+    for t in tests:
+        logged = status_map.get(t)
+        if logged not in PASSING:
+            continue
+        want = "PASSED" if logged == "PASSED" else "SKIPPED"
+        classname, name = junit_address(t)
+        reported = junit.get((classname, name))
+        if reported is None:
+            candidates = [s for (c, n), s in junit.items() if c == classname and n.startswith(name)]
+            reported = want if want in candidates else (candidates[0] if candidates else None)
+        if reported != want:
+            bad.append(f"{t}: log {logged}, junit {reported or 'absent'}")
+    return bad

@@ -1,17 +1,18 @@
-"""Building and driving a task's environment inside a sandbox: images, base commit, grading run.
+"""Building a task's environment inside a sandbox: images, base commit, what counts as a test file.
 
 - `ensure_package_image`: base image + the sdist unpacked in /testbed as a git repo whose single
-  commit (fixed author and dates, so the hash is reproducible) is the pristine release.
+  commit (fixed author and dates, so the hash is reproducible) is the pristine release; read-only
+  copies of /testbed and $HOME under /opt/agentgym/seed are what a sandbox's size-limited tmpfs
+  mounts start from (label `agentgym.seed`, see `agentgym.sandbox.docker_backend`).
 - `setup_base`: applies the task's `setup_patch` on top and commits it, giving `base_commit`.
-- `run_eval`: restores test files the agent touched (and those of the hidden test patch), applies
-  the hidden tests, runs pytest between SWE-bench's markers under a timeout; returns the log.
+- grading (the hidden tests in a clean room) is `agentgym.tasks.swe.grading`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import shlex
+import threading
 from pathlib import Path, PurePosixPath
 
 from agentgym.sandbox.base import DriverSandbox, SandboxError
@@ -37,12 +38,18 @@ TEST_INFRA_FILES = {
 _TEST_DIRS = {"test", "tests", "testing"}
 
 
+#: image layout version: images built by an older `ensure_package_image` are rebuilt
+IMAGE_LAYOUT = "2"
+SEED_ROOT = "/opt/agentgym/seed"
+IMAGE_SEED = f"{SEED_ROOT}/testbed:/testbed;{SEED_ROOT}/home:/home/agent"
+
+
 def is_test_path(path: str) -> bool:
-    """Test code and test configuration: restored before grading, and editing it is tampering."""
+    """Test code and test configuration: left out of the graded change, and editing it is tampering."""
     p = PurePosixPath(path)
     if p.name in TEST_INFRA_FILES or p.suffix == ".pth":
         return True
-    if any(part in _TEST_DIRS for part in p.parts[:-1]):
+    if any(part in _TEST_DIRS for part in p.parts):
         return True
     return p.suffix == ".py" and (p.name.startswith("test_") or p.name.endswith("_test.py"))
 
@@ -85,32 +92,58 @@ def prepare_pristine(sb: DriverSandbox, archive: Path) -> str:
 
 def ensure_package_image(archive: Path | None, image: str, *, log=lambda m: None) -> str:
     """Build the package image (base image + pristine repo) unless it exists; returns its pristine commit."""
-    from agentgym.sandbox.docker_backend import DockerSandbox, docker_client
+    from agentgym.sandbox.docker_backend import DockerSandbox, docker_client, forget_image_seed
 
     client = docker_client()
-    try:
-        img = client.images.get(image)
-        return (img.labels or {}).get("agentgym.pristine_commit", "")
-    except Exception:  # noqa: BLE001 - not found
-        pass
-    if not archive or not Path(archive).is_file():
-        raise SandboxError(
-            f"image {image} is missing and there is no source archive to build it from ({archive})"
-        )
-    log(f"building image {image} from {Path(archive).name}")
-    sb = DockerSandbox()
-    try:
-        commit = prepare_pristine(sb, archive)
-        sb.container.exec_run(["rm", "-rf", "/tmp/.agentgym-state"], user="root")
-        repo, tag = image.rsplit(":", 1)
-        sb.container.commit(
-            repository=repo,
-            tag=tag,
-            changes=[f"LABEL agentgym.pristine_commit={commit}", "LABEL agentgym.sandbox.image=1"],
-        )
-    finally:
-        sb.close()
+    with _build_lock(image):
+        try:
+            labels = client.images.get(image).labels or {}
+        except Exception:  # noqa: BLE001 - not found
+            labels = None
+        if labels is not None and (labels.get("agentgym.layout") == IMAGE_LAYOUT or not archive):
+            return labels.get("agentgym.pristine_commit", "")
+        if not archive or not Path(archive).is_file():
+            raise SandboxError(
+                f"image {image} is missing and there is no source archive to build it from ({archive})"
+            )
+        log(f"building image {image} from {Path(archive).name}")
+        sb = DockerSandbox(disk=None)  # the writable layer, committed below
+        try:
+            commit = prepare_pristine(sb, archive)
+            steps = [  # (user, script): root owns /opt; the copies keep the agent's ownership
+                ("1000", "rm -rf /tmp/.agentgym-state"),
+                ("root", f"rm -rf {SEED_ROOT} && mkdir -p {SEED_ROOT} && chmod 777 {SEED_ROOT}"),
+                ("1000", f"cp -a /testbed {SEED_ROOT}/testbed && cp -a /home/agent {SEED_ROOT}/home"),
+                ("root", f"chmod 755 {SEED_ROOT}"),
+            ]
+            for user, script in steps:
+                code, out = sb.container.exec_run(["sh", "-c", script], user=user)
+                if code != 0:
+                    raise SandboxError(f"could not make the image's seed copies ({script}): {out!r}")
+            repo, tag = image.rsplit(":", 1)
+            sb.container.commit(
+                repository=repo,
+                tag=tag,
+                changes=[
+                    f"LABEL agentgym.pristine_commit={commit}",
+                    "LABEL agentgym.sandbox.image=1",
+                    f"LABEL agentgym.layout={IMAGE_LAYOUT}",
+                    f'LABEL agentgym.seed="{IMAGE_SEED}"',
+                ],
+            )
+        finally:
+            sb.close()
+        forget_image_seed(image)
     return commit
+
+
+_build_locks: dict[str, threading.Lock] = {}
+_build_locks_lock = threading.Lock()
+
+
+def _build_lock(image: str) -> threading.Lock:
+    with _build_locks_lock:
+        return _build_locks.setdefault(image, threading.Lock())
 
 
 def setup_base(sb: DriverSandbox, inst: SWEInstance) -> str:
@@ -132,50 +165,3 @@ def setup_base(sb: DriverSandbox, inst: SWEInstance) -> str:
             f"task setup for {inst.instance_id} gave commit {head}, expected {inst.base_commit}"
         )
     return head
-
-
-def eval_script(inst: SWEInstance, restore: list[str], timeout: float) -> str:
-    base = shlex.quote(inst.base_commit or "HEAD")
-    lines = ["cd /testbed"]
-    for path in restore:
-        q = shlex.quote(path)
-        lines.append(
-            f"if git cat-file -e {base}:{q} 2>/dev/null; then git checkout -q {base} -- {q} || echo '>>>>> Reset Failed'; "
-            f"else rm -rf -- {q} || echo '>>>>> Reset Failed'; fi"
-        )
-    if inst.test_patch:
-        lines.append(
-            "git apply --whitespace=nowarn /tmp/agentgym-test.patch || echo '>>>>> Patch Apply Failed'"
-        )
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in inst.test_env.items())
-    test_files = inst.test_files or sorted({t.split("::")[0] for t in inst.FAIL_TO_PASS + inst.PASS_TO_PASS})
-    files = " ".join(shlex.quote(f) for f in test_files)
-    lines += [
-        "echo '>>>>> Start Test Output'",
-        f"env {env} timeout -s KILL {int(timeout)} {inst.test_cmd} {files} 2>&1",
-        "rc=$?",
-        "echo '>>>>> End Test Output'",
-        "[ $rc -eq 137 ] && echo '>>>>> Tests Timed Out'",
-        'echo ">>>>> Test Exit Code: $rc"',
-        "true",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def run_eval(
-    sb: DriverSandbox, inst: SWEInstance, agent_diff: str | None = None, *, timeout: float | None = None
-) -> tuple[str, list[str]]:
-    """Restore test files, apply hidden tests, run the tests. Returns (log, tampered test paths)."""
-    if agent_diff is None:
-        agent_diff = sb.diff(inst.base_commit or "HEAD")
-    touched = diff_paths(agent_diff)
-    tampered = [p for p in touched if is_test_path(p)]
-    restore = list(dict.fromkeys(tampered + diff_paths(inst.test_patch)))
-    if inst.test_patch:
-        sb.write_file("/tmp/agentgym-test.patch", inst.test_patch)
-    timeout = float(timeout or inst.eval_timeout)
-    # the -rA summary lines are at the end: keep a long tail
-    detail = sb.run_detailed(
-        eval_script(inst, restore, timeout), timeout=timeout + 30, head=4_000, tail=8_000_000
-    )
-    return detail.output, tampered

@@ -1,13 +1,14 @@
-"""Run a task's gold patch and an empty patch through the grader, in fresh sandboxes."""
+"""Run a task's gold patch and an empty patch through the clean-room grader, in fresh sandboxes."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from agentgym.rewards.functions.swebench import GradeResult, grade_log
+from agentgym.rewards.functions.swebench import GradeResult
 
-from .environment import ensure_package_image, run_eval, setup_base
+from .environment import ensure_package_image
+from .grading import CleanRoomResult, grade_in_clean_room, open_clean_room
 from .records import SWEInstance
 
 
@@ -36,23 +37,29 @@ def apply_patch(sb, patch: str) -> None:
         raise RuntimeError(f"patch does not apply: {out[-500:]}")
 
 
-def grade_patch(inst: SWEInstance, patch: str, *, sandbox=None) -> GradeResult:
-    """Grade `patch` for `inst` in a fresh container (or the given one, which must be at base)."""
-    from agentgym.sandbox.docker_backend import DockerSandbox
-
-    own = sandbox is None
-    if own:
+def clean_room_patch(
+    inst: SWEInstance, patch: str, *, backend: str = "docker", template=None
+) -> CleanRoomResult:
+    """Grade `patch` for `inst` in a fresh clean room (the tests run even for an empty patch)."""
+    if backend == "docker":
         ensure_package_image(inst.archive_path(), inst.image)
-        sandbox = DockerSandbox(inst.image, default_timeout=inst.eval_timeout + 60)
+    sb = open_clean_room(inst, backend=backend, template=template)
     try:
-        if own:
-            setup_base(sandbox, inst)
-        apply_patch(sandbox, patch)
-        log, _ = run_eval(sandbox, inst)
-        return grade_log(log, inst.FAIL_TO_PASS, inst.PASS_TO_PASS)
+        return grade_in_clean_room(inst, sb, patch=patch, run_empty=True)
     finally:
-        if own:
-            sandbox.close()
+        sb.close()
+
+
+def grade_patch(inst: SWEInstance, patch: str, *, backend: str = "docker", template=None) -> GradeResult:
+    """Grade `patch` for `inst` in a fresh clean room; a patch that tampers with the test runner
+    never resolves."""
+    result = clean_room_patch(inst, patch, backend=backend, template=template)
+    grade = result.grade
+    assert grade is not None
+    if result.tampering:
+        grade.resolved = False
+        grade.reason = "tampering: " + "; ".join(result.tampering[:3])
+    return grade
 
 
 def validate_instance(inst: SWEInstance) -> Validation:

@@ -8,7 +8,19 @@ import types
 
 import pytest
 
-from agentgym.rewards.functions.swebench import evaluate_log, grade_log, grade_status_map, parse_pytest_log
+from agentgym.rewards.functions.swebench import (
+    evaluate_log,
+    grade_log,
+    grade_status_map,
+    junit_address,
+    junit_disagreements,
+    parse_junit,
+    parse_pytest_log,
+    strip_canaries,
+)
+from agentgym.rewards.functions.swebench import (
+    test_exit_code as exit_code_of,
+)
 
 
 def wrap(body: str, code: int = 1) -> str:
@@ -134,18 +146,68 @@ def test_agrees_with_swebench_on_synthetic_logs(tmp_path):
 
 @pytest.mark.docker
 def test_agrees_with_swebench_on_real_logs(mini_tasks, tmp_path):
-    """Real eval logs from the sandbox (gold, empty, tampered), graded by both."""
-    from agentgym.sandbox.docker_backend import DockerSandbox
-    from agentgym.tasks.swe.environment import run_eval, setup_base
-    from agentgym.tasks.swe.validate import apply_patch
+    """Real clean-room eval logs (gold, empty), as graded (canaries stripped) and as pytest wrote
+    them, graded by both."""
+    from agentgym.tasks.swe.validate import clean_room_patch
 
     _, instances, _ = mini_tasks
     inst = instances[0]
     outcomes = []
     for patch in (inst.patch, ""):
-        with DockerSandbox(inst.image) as sb:
-            setup_base(sb, inst)
-            apply_patch(sb, patch)
-            log, _ = run_eval(sb, inst)
-        outcomes.append(agree_with_swebench(log, inst.FAIL_TO_PASS, inst.PASS_TO_PASS, tmp_path))
+        result = clean_room_patch(inst, patch)
+        assert not result.tampering
+        outcomes.append(agree_with_swebench(result.log, inst.FAIL_TO_PASS, inst.PASS_TO_PASS, tmp_path))
+        # the raw log (with the canaries) parses the same way in both too
+        agree_with_swebench(result.raw_log, inst.FAIL_TO_PASS, inst.PASS_TO_PASS, tmp_path)
     assert outcomes == [(True, True), (True, False)]
+
+
+def test_strip_canaries_restores_the_exit_code():
+    canary = "test_agentgym_canary_ab12.py"
+    body = (
+        "PASSED tests/test_a.py::test_a\n"
+        f"PASSED {canary}::test_pass_ab12\n"
+        f"FAILED {canary}::test_fail_ab12 - AssertionError: canary\n"
+    )
+    stripped = strip_canaries(wrap(body, 1), canary)
+    assert canary not in stripped and exit_code_of(stripped) == 0
+    assert evaluate_log(stripped).status_map == {"tests/test_a.py::test_a": "PASSED"}
+    # a real failure keeps the exit code
+    stripped = strip_canaries(wrap(body + "FAILED tests/test_a.py::test_b - x\n", 1), canary)
+    assert exit_code_of(stripped) == 1
+    # an internal error (3) stays unusable
+    assert not evaluate_log(strip_canaries(wrap(body, 3), canary)).usable
+
+
+def test_junit_cross_check():
+    xml = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+    <testcase classname="tests.test_a" name="test_a" time="0.001" />
+    <testcase classname="tests.test_a.TestK" name="test_p[1-2]" time="0.001"><failure message="x">x</failure></testcase>
+    <testcase classname="tests.test_a" name="test_x" time="0.001"><skipped type="pytest.xfail" message="r" /></testcase>
+    </testsuite></testsuites>"""
+    report = parse_junit(xml)
+    assert junit_address("tests/test_a.py::TestK::test_p[1-2]") == ("tests.test_a.TestK", "test_p[1-2]")
+    assert junit_address("tests/test_a.py::test_p[a::b/c]") == ("tests.test_a", "test_p[a::b/c]")
+    log_says = {
+        "tests/test_a.py::test_a": "PASSED",
+        "tests/test_a.py::TestK::test_p[1-2]": "PASSED",  # printed by something other than pytest
+        "tests/test_a.py::test_x": "XFAIL",
+        "tests/test_a.py::test_gone": "PASSED",
+    }
+    bad = junit_disagreements(log_says, report, list(log_says))
+    assert [b.split(":")[0] for b in bad] == ["tests/test_a.py", "tests/test_a.py"]
+    assert "TestK::test_p[1-2]" in bad[0] and "test_gone" in bad[1]
+    assert parse_junit("<not xml") is None
+    # an id the -rA parser cut at a space in a parameter stands for the cases it is a prefix of
+    report[("tests.test_d", "test_f[2014-08-18 12:00]")] = "PASSED"
+    report[("tests.test_d", "test_f[2014-08-18 13:00]")] = "FAILED"
+    assert (
+        junit_disagreements(
+            {"tests/test_d.py::test_f[2014-08-18": "PASSED"}, report, ["tests/test_d.py::test_f[2014-08-18"]
+        )
+        == []
+    )
+    del report[("tests.test_d", "test_f[2014-08-18 12:00]")]
+    assert junit_disagreements(
+        {"tests/test_d.py::test_f[2014-08-18": "PASSED"}, report, ["tests/test_d.py::test_f[2014-08-18"]
+    )
