@@ -52,7 +52,7 @@ class _Envs:
                 env = gym.make(env_id, **kwargs)
                 env.reset(seed=0)
             except InfrastructureError as exc:  # no browser, no Docker engine: not this test's subject
-                pytest.skip(f"{env_id} cannot run here: {exc}")
+                pytest.skip(reason=f"{env_id} cannot run here: {exc}")
             self.built[env_id] = env
         return self.built[env_id]
 
@@ -455,7 +455,7 @@ def test_no_action_is_the_no_call_reply_in_every_family(envs, env_id):
 
 def test_bfcl_multi_turn_needs_text_to_end_a_turn(envs):
     if "agentgym/BFCL-v0" not in ENV_IDS:
-        pytest.skip("the tool family is not installed")
+        pytest.skip(reason="the tool family is not installed")
     env = gym.make("agentgym/BFCL-v0", category="multi_turn_base")
     try:
         env.reset(seed=0)
@@ -470,7 +470,7 @@ def test_bfcl_multi_turn_needs_text_to_end_a_turn(envs):
 
 def test_web_grammar_click_with_surrogate_is_parsed_clean(envs):
     if "agentgym/Web-v0" not in ENV_IDS:
-        pytest.skip("the web family is not installed")
+        pytest.skip(reason="the web family is not installed")
     env = envs.fresh("agentgym/Web-v0")
     _, _, _, _, info = check_step(env, 'click("\udcff")')
     assert info["tool_calls"] == [{"id": info["tool_calls"][0]["id"], "name": "click", "arguments": {"id": "\ufffd"}}]
@@ -498,7 +498,7 @@ def test_trajectory_of_nasty_actions_is_written_and_read_back(tmp_path, env_id):
     from agentgym.trajectory import TrajectoryWriter, read_trajectories
 
     if env_id not in ENV_IDS:
-        pytest.skip(f"{env_id} is not registered")
+        pytest.skip(reason=f"{env_id} is not registered")
     kwargs = dict(env_entries()[env_id][1].check_kwargs)
     env = gym.make(env_id, max_turns=len(NASTY_EPISODE), **kwargs)
     try:
@@ -530,7 +530,7 @@ def test_rollout_records_an_action_with_deeply_nested_content():
 
     env_id = "agentgym/StallOrSubmit-v0"
     if env_id not in ENV_IDS:
-        pytest.skip(f"{env_id} is not registered")
+        pytest.skip(reason=f"{env_id} is not registered")
     env = gym.make(env_id, max_turns=1, **dict(env_entries()[env_id][1].check_kwargs))
     try:
         record = run_episode(env, ScriptedPolicy([{"content": _deep(5000, "list")}]), seed=0, catch=False)

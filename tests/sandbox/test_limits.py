@@ -32,7 +32,7 @@ def small(request):
     sb = make_sandbox(request.param, default_timeout=20, pids=64, disk="64m", memory="512m")
     if request.param == "local" and "pids" not in sb.limits:
         sb.close()
-        pytest.skip("bubblewrap backend without a writable cgroup hierarchy: no process limit for root")
+        pytest.skip(reason="bubblewrap backend without a writable cgroup hierarchy: no process limit for root")
     yield sb
     sb.close()
 
