@@ -161,7 +161,7 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
     # ================================================================== hooks for families
     def start_episode(self, task: TaskT, options: dict[str, Any]) -> EpisodeStart:
         """Set up the episode for `task` (sandbox, page, world state) and return its prompt."""
-        raise NotImplementedError(f"{type(self).__name__} must implement start_episode")
+        raise NotImplementedError(f"{type(self).__name__} must implement start_episode")  # abstract: every family implements it
 
     def select_task(self, task_id: str | None, options: dict[str, Any]) -> TaskT:
         """The episode's task: `task_id` from the task source, or one drawn with the episode's

@@ -197,18 +197,16 @@ def check_env_id(env_id: str) -> str:
 def env_class(env_id: str) -> Any:
     """The class (or factory) a registered id's entry point names; None when it cannot be loaded
     without making the env. Exits 2 when the entry point's module cannot be imported."""
-    import importlib
-
     import gymnasium
+
+    from agentgym.family import load_object
 
     entry = gymnasium.registry[env_id.rpartition(":")[2]].entry_point  # "module:id" -> id
     if not isinstance(entry, str):
         return entry
-    module, _, attribute = entry.partition(":")
+    module = entry.partition(":")[0]
     try:
-        target: Any = importlib.import_module(module)
-        for part in attribute.split("."):
-            target = getattr(target, part)
+        target = load_object(entry)
     except ImportError as exc:
         fail(f"{env_id}: cannot import {module!r} ({exc}); is the family's extra installed? (see `agentgym list`)")
     except AttributeError as exc:
