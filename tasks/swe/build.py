@@ -2,18 +2,26 @@
 
     build_package_tasks("toolz==1.2.0", out_dir, seed=0, max_tasks=12)
 
-1. `pip download --no-deps --no-binary :all:` fetches the sdist (it must ship its tests).
-2. The package image is the base image with the sdist unpacked in /testbed (git, fixed dates).
-3. The test suite runs twice; tests passing both times (ids without spaces) are the baseline.
-4. AST mutations of non-test source (shuffled by `seed`) are tried one by one: a mutation is kept
-   when some baseline tests fail (FAIL_TO_PASS) and the rest still pass (PASS_TO_PASS), at most
-   one per function. Timeouts, unusable logs and equivalent mutants are dropped.
-5. Records hide the test files holding FAIL_TO_PASS tests (`test_patch` brings them back at
-   grading), and the problem statement quotes the observed failure, never the fix.
+1. The sdist is downloaded (it must ship its tests); the package image is the base image with the
+   sdist unpacked in /testbed (git, fixed dates).
+2. The test suite runs twice, the second time under a per-test line tracer
+   (`coverage_plugin`); tests passing both times (ids without spaces) are the baseline, and the
+   tracer maps each source line to the baseline tests that execute it.
+3. Candidate bugs (`mutate`: single AST mutations, removed statements and else-branches, and
+   two-site bugs in one function), shuffled by `seed` and interleaved by kind, run in batches inside
+   the sandbox (`mutant_runner`), each against only the tests that execute a line it changes: the
+   others cannot change outcome. A bug is kept when some of those tests fail (FAIL_TO_PASS) and
+   the rest of the baseline still passes (PASS_TO_PASS), at most one single-site and one two-site
+   bug per function. Uncovered, equivalent, too-disruptive and timed-out bugs are dropped (counted
+   per reason in the report).
+4. Records hide the test files holding FAIL_TO_PASS tests (`test_patch` brings them back at
+   grading), carry a difficulty estimate, and the problem statement quotes the observed failure,
+   never the fix. The real grader validates kept tasks (`validate`), in full or on a sample.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shlex
@@ -27,8 +35,9 @@ from pathlib import Path, PurePosixPath
 from agentgym.rewards.functions.swebench import evaluate_log
 from agentgym.sandbox.base import DriverSandbox
 
+from .difficulty import estimate_difficulty
 from .environment import GIT_ENV, ensure_package_image, is_test_path, package_image_tag, sha256_file
-from .mutate import Mutation, apply_mutation, find_mutations
+from .mutate import Bug, Mutation, find_mutations, pair_bugs
 from .records import TEST_CMD, SWEInstance
 
 SKIP_SOURCE = {
@@ -59,6 +68,9 @@ SKIP_DIRS = {
 class BuildReport:
     package: str
     baseline_tests: int = 0
+    baseline_seconds: float = 0.0
+    #: seconds spent running candidate bugs (the part test selection speeds up)
+    candidate_seconds: float = 0.0
     tried: int = 0
     kept: list[SWEInstance] = field(default_factory=list)
     rejected: dict[str, int] = field(default_factory=dict)
@@ -156,12 +168,14 @@ def _layout(sb: DriverSandbox) -> tuple[list[str], list[str], dict[str, str]]:
     return sources, tests, env
 
 
-def _run_tests(sb: DriverSandbox, test_files: list[str], env: dict[str, str], timeout: float) -> str:
+def _run_tests(
+    sb: DriverSandbox, test_files: list[str], env: dict[str, str], timeout: float, extra: str = ""
+) -> str:
     envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     files = " ".join(shlex.quote(f) for f in test_files)
     script = (
         "cd /testbed; echo '>>>>> Start Test Output'; "
-        f"env {envs} timeout -s KILL {int(timeout)} {TEST_CMD} {files} 2>&1; rc=$?; "
+        f"env {envs} timeout -s KILL {int(timeout)} {TEST_CMD} {extra} {files} 2>&1; rc=$?; "
         "echo '>>>>> End Test Output'; [ $rc -eq 137 ] && echo '>>>>> Tests Timed Out'; "
         'echo ">>>>> Test Exit Code: $rc"; true'
     )
@@ -218,7 +232,10 @@ def _excerpt(section: str, test_files: set[str]) -> str:
     return "\n".join(out[:14])
 
 
-def problem_statement(name: str, m: Mutation, f2p: list[str], log: str) -> str:
+def problem_statement(name: str, bug: Bug | Mutation, f2p: list[str], log: str) -> str:
+    """The default (template) problem statement: the observed failures, never the fix."""
+    mutations = bug.mutations if isinstance(bug, Bug) else (bug,)
+    m = mutations[0]
     func = m.function.split(".")[-1]
     module = m.path[4:] if m.path.startswith("src/") else m.path
     module = module[:-3].replace("/", ".").removesuffix(".__init__")
@@ -259,6 +276,139 @@ def problem_statement(name: str, m: Mutation, f2p: list[str], log: str) -> str:
     return "\n".join(body).rstrip() + "\n"
 
 
+# ---------------------------------------------------------------------------------------------
+# the coverage-guided builder
+
+_PLUGIN_DIR = "/tmp/agentgym-build"
+_PLUGIN_NAME = "agentgym_line_coverage"
+_TOLERANT = "--continue-on-collection-errors -p no:randomly"
+
+
+@dataclass
+class _Baseline:
+    tests: list[str]  # passing twice, ids without spaces
+    test_files: list[str]
+    seconds: float
+    #: path -> line -> baseline tests executing it; "*" marks a line also run outside any test
+    lines: dict[str, dict[int, set[str]]]
+    log: str
+
+
+def _install_helpers(sb: DriverSandbox, sources: list[str]) -> None:
+    here = Path(__file__).parent
+    sb.run(f"mkdir -p {_PLUGIN_DIR}", timeout=30)
+    sb.write_file(f"{_PLUGIN_DIR}/{_PLUGIN_NAME}.py", (here / "coverage_plugin.py").read_text())
+    sb.write_file(f"{_PLUGIN_DIR}/mutant_runner.py", (here / "mutant_runner.py").read_text())
+    sb.write_file(f"{_PLUGIN_DIR}/sources.txt", "\n".join(sources) + "\n")
+
+
+def _baseline(
+    sb: DriverSandbox, tests: list[str], sources: list[str], env: dict[str, str], max_suite_seconds: float
+) -> tuple[_Baseline | None, str]:
+    """Run the suite plainly, then once more under the per-test line tracer; (baseline, error)."""
+    t0 = time.time()
+    # test files that cannot be imported here (a missing optional dependency) are left out: the
+    # records' test_files list only files holding baseline tests
+    log1 = _run_tests(sb, tests, env, max(300.0, max_suite_seconds * 2), extra=_TOLERANT)
+    seconds = time.time() - t0
+    ev1 = evaluate_log(log1)
+    if not ev1.usable:
+        return None, f"baseline test run unusable: {ev1.reason}"
+    if seconds > max_suite_seconds:
+        return None, f"test suite too slow for training ({seconds:.0f} s > {max_suite_seconds:.0f} s)"
+    _install_helpers(sb, sources)
+    traced_env = dict(env)
+    traced_env["PYTHONPATH"] = ":".join(p for p in (env.get("PYTHONPATH", ""), _PLUGIN_DIR) if p)
+    traced_env.update(
+        AGENTGYM_COV_ROOT="/testbed",
+        AGENTGYM_COV_SOURCES=f"{_PLUGIN_DIR}/sources.txt",
+        AGENTGYM_COV_OUT=f"{_PLUGIN_DIR}/coverage.json",
+    )
+    files = " ".join(shlex.quote(f) for f in tests)
+    envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in traced_env.items())
+    timeout = max(120.0, seconds * 10 + 30)
+    script = (
+        "cd /testbed; echo '>>>>> Start Test Output'; "
+        f"env {envs} timeout -s KILL {int(timeout)} {TEST_CMD} {_TOLERANT} -p {_PLUGIN_NAME} {files} 2>&1; rc=$?; "
+        "echo '>>>>> End Test Output'; [ $rc -eq 137 ] && echo '>>>>> Tests Timed Out'; "
+        'echo ">>>>> Test Exit Code: $rc"; true'
+    )
+    log2 = sb.run_detailed(script, timeout=timeout + 30, head=2_000, tail=8_000_000).output
+    ev2 = evaluate_log(log2)
+    if not ev2.usable:
+        return None, f"traced baseline run unusable: {ev2.reason}"
+    try:
+        cov = json.loads(sb.read_file(f"{_PLUGIN_DIR}/coverage.json"))
+    except Exception as exc:  # noqa: BLE001 - reported as the package's error
+        return None, f"no coverage map from the traced run: {exc}"
+    baseline = sorted(
+        t
+        for t, s in ev1.status_map.items()
+        if s == "PASSED" and ev2.status_map.get(t) == "PASSED" and not re.search(r"\s", t)
+    )
+    keep = set(baseline)
+    names = cov["tests"]
+    lines: dict[str, dict[int, set[str]]] = {}
+    for path, per_line in cov["lines"].items():
+        out = lines.setdefault(path, {})
+        for line, idxs in per_line.items():
+            hit = {names[i] for i in idxs if i >= 0 and names[i] in keep}
+            if -1 in idxs:
+                hit.add("*")
+            out[int(line)] = hit
+    return (
+        _Baseline(baseline, sorted({t.split("::")[0] for t in baseline}), seconds, lines, log1),
+        "",
+    )
+
+
+def _covering_tests(bug: Bug, base: _Baseline) -> set[str] | None:
+    """The baseline tests that run a line the bug changes (None: no test does). A line also run
+    outside any test (at import) may change every test: all of them then."""
+    hit: set[str] = set()
+    for path, line in bug.lines:
+        tests = base.lines.get(path, {}).get(line)
+        if tests:
+            hit |= tests
+    if not hit:
+        return None
+    if "*" in hit:
+        return set(base.tests)
+    return hit
+
+
+def _plan(
+    candidates: list[Mutation], rng: random.Random, multi_fraction: float, limit: int, texts: dict[str, str]
+) -> list[Bug]:
+    """Single-site bugs interleaved by operator (so no operator dominates), with a two-site bug
+    every 1/multi_fraction places."""
+    by_op: dict[str, list[Mutation]] = {}
+    for m in candidates:
+        by_op.setdefault(m.operator, []).append(m)
+    singles: list[Bug] = []
+    ops = sorted(by_op)
+    rng.shuffle(ops)
+    while any(by_op.values()) and len(singles) < limit:
+        for op in ops:
+            if by_op[op]:
+                singles.append(Bug((by_op[op].pop(0),)))
+    pairs = pair_bugs(candidates, max(1, int(limit * multi_fraction)), texts) if multi_fraction > 0 else []
+    plan: list[Bug] = []
+    every = max(2, round(1 / multi_fraction)) if multi_fraction > 0 else 0
+    for bug in singles:
+        if every and pairs and len(plan) % every == every - 1:
+            plan.append(pairs.pop(0))
+        plan.append(bug)
+    return plan + pairs
+
+
+def _test_ids_argv(tests: set[str]) -> list[str]:
+    """Node ids to run; whole files when the ids would make a very long command line."""
+    if len(tests) > 400:
+        return sorted({t.split("::")[0] for t in tests})
+    return sorted(tests)
+
+
 def build_package_tasks(
     spec: str,
     out_dir: Path,
@@ -267,15 +417,25 @@ def build_package_tasks(
     max_tasks: int = 12,
     max_tries: int = 80,
     max_f2p: int = 25,
-    max_suite_seconds: float = 60.0,
+    max_suite_seconds: float = 90.0,
+    multi_fraction: float = 0.25,
+    batch_size: int = 12,
+    archive_dir: Path | None = None,
+    select_tests: bool = True,
     log=print,
 ) -> BuildReport:
+    """Build up to `max_tasks` tasks from one package (see the module docstring).
+
+    Each candidate bug runs only the baseline tests that execute a line it changes (from one
+    traced baseline run); the other tests cannot change outcome, so they count as passing.
+    Candidates run in batches inside the package sandbox (`mutant_runner`). `select_tests=False`
+    runs every baseline test file for every candidate instead (the reference the benchmark
+    compares against)."""
     from agentgym.sandbox.docker_backend import DockerSandbox
 
     t0 = time.time()
     report = BuildReport(spec)
-    archives = out_dir / "archives"
-    archive = download_sdist(spec, archives)
+    archive = download_sdist(spec, archive_dir or (out_dir / "archives"))
     if "==" in spec:
         name, version = spec.split("==", 1)
     else:  # a local sdist NAME-VERSION.tar.gz
@@ -289,122 +449,231 @@ def build_package_tasks(
         if not tests:
             report.error = "the sdist ships no test files"
             return report
-        # baseline, twice
-        t_base = time.time()
-        log1 = _run_tests(sb, tests, env, 300)
-        base_time = time.time() - t_base
-        ev1, ev2 = evaluate_log(log1), evaluate_log(_run_tests(sb, tests, env, 300))
-        if not ev1.usable or not ev2.usable:
-            report.error = f"baseline test run unusable: {ev1.reason or ev2.reason}"
+        base, error = _baseline(sb, tests, sources, env, max_suite_seconds)
+        if base is None:
+            report.error = error
             return report
-        baseline = sorted(
-            t
-            for t, s in ev1.status_map.items()
-            if s == "PASSED" and ev2.status_map.get(t) == "PASSED" and not re.search(r"\s", t)
-        )
-        # keep only test files that hold baseline tests
-        tests = sorted({t.split("::")[0] for t in baseline})
-        report.baseline_tests = len(baseline)
+        report.baseline_tests = len(base.tests)
+        report.baseline_seconds = base.seconds
         log(
-            f"{spec}: {len(baseline)} baseline tests in {len(tests)} files ({base_time:.1f} s per run), "
-            f"{len(sources)} source files"
+            f"{spec}: {len(base.tests)} baseline tests in {len(base.test_files)} files "
+            f"({base.seconds:.1f} s per run), {len(sources)} source files"
         )
-        if base_time > max_suite_seconds:
-            report.error = f"test suite too slow for training ({base_time:.0f} s > {max_suite_seconds:.0f} s)"
+        if len(base.tests) < 5:
+            report.error = f"only {len(base.tests)} passing tests"
             return report
-        if len(baseline) < 5:
-            report.error = f"only {len(baseline)} passing tests"
-            return report
+        texts: dict[str, str] = {}
         candidates: list[Mutation] = []
         for path in sources:
-            src = sb.read_file("/testbed/" + path).decode("utf-8", errors="replace")
-            candidates += list(find_mutations(path, src))
+            if path not in base.lines:
+                continue  # no test runs this file
+            texts[path] = sb.read_file("/testbed/" + path).decode("utf-8", errors="replace")
+            candidates += list(find_mutations(path, texts[path]))
         rng = random.Random(seed * 1_000_003 + zlib.crc32(spec.encode()))
         rng.shuffle(candidates)
-        used_functions: set[tuple[str, str]] = set()
-        timeout = max(30.0, base_time * 5 + 10)
-        sources_cache: dict[str, str] = {}
-        for m in candidates:
-            if len(report.kept) >= max_tasks or report.tried >= max_tries:
+        plan = _plan(candidates, rng, multi_fraction, limit=max(max_tries * 4, 200), texts=texts)
+        # cheap candidates first: a bug few tests run is fast to check and rarely fails too many
+        # tests; the order within a cost band stays the seeded shuffle
+        covers = {bug.key: _covering_tests(bug, base) for bug in plan}
+        plan.sort(key=lambda bug: min(len(covers[bug.key] or ()), max_f2p * 8) // max(1, max_f2p))
+        timeout = max(30.0, base.seconds * 5 + 10)
+        used: set[tuple[str, str]] = set()  # (function, single|multi)
+        test_sources: dict[str, str] = {}
+        pending = list(plan)  # candidates not run yet, in order
+        while len(report.kept) < max_tasks and report.tried < max_tries:
+            chosen: list[tuple[Bug, set[str]]] = []
+            in_batch: set[tuple[str, str]] = set()
+            deferred: list[Bug] = []  # same function as a candidate of this batch: next batches
+            room = min(batch_size, max_tries - report.tried, 2 * (max_tasks - len(report.kept)) + 2)
+            while pending and len(chosen) < room:
+                bug = pending.pop(0)
+                slot = (",".join(bug.functions), "multi" if len(bug.mutations) > 1 else "single")
+                if slot in used:
+                    continue
+                if slot in in_batch:
+                    deferred.append(bug)
+                    continue
+                tests_hit = covers[bug.key]
+                if tests_hit is None:
+                    report.reject("no test runs the changed lines (not run)")
+                    continue
+                chosen.append((bug, tests_hit))
+                in_batch.add(slot)
+            pending = deferred + pending
+            if not chosen:
                 break
-            if (m.path, m.function) in used_functions:
-                continue
-            report.tried += 1
-            src = sources_cache.setdefault(m.path, sb.read_file("/testbed/" + m.path).decode())
-            sb.write_file("/testbed/" + m.path, apply_mutation(src, m))
-            mlog = _run_tests(sb, tests, env, timeout)
-            ev = evaluate_log(mlog)
-            if not ev.usable:
-                report.reject("unusable log / timeout")
-                sb.run("cd /testbed && git checkout -q -- . && git clean -qfd", timeout=60)
-                continue
-            failing = [t for t in baseline if ev.status_map.get(t) not in ("PASSED", "XFAIL")]
-            passing = [t for t in baseline if t not in failing]
-            if not failing:
-                report.reject("no test fails (equivalent or untested)")
-            elif len(failing) > max_f2p or not passing:
-                report.reject(f"too many failures (> {max_f2p})")
-            else:
-                inst = _make_record(
-                    sb,
-                    name,
-                    version,
-                    image,
-                    archive,
-                    sha,
-                    pristine,
-                    m,
-                    failing,
-                    passing,
-                    tests,
-                    env,
-                    mlog,
-                    timeout,
-                )
-                report.kept.append(inst)
-                used_functions.add((m.path, m.function))
-                log(
-                    f"  kept {inst.instance_id}: {m.operator} in {m.function} ({len(failing)} F2P, {len(passing)} P2P)"
-                )
-            sb.run(f"cd /testbed && git reset -q --hard {pristine} && git clean -qfd", timeout=60)
+            if not select_tests:
+                chosen = [(bug, set(base.tests)) for bug, _ in chosen]
+            # a candidate's time limit follows the share of the suite it runs (an infinite loop
+            # must not cost a full-suite timeout when one test covers the line)
+            limits = [
+                min(timeout, 15.0 + 4 * base.seconds * len(hit) / max(1, len(base.tests)))
+                for _, hit in chosen
+            ]
+            t_batch = time.time()
+            results = _run_batch(
+                sb, chosen, texts, env, limits, files=None if select_tests else base.test_files
+            )
+            report.candidate_seconds += time.time() - t_batch
+            for (bug, tests_hit), mlog in zip(chosen, results, strict=True):
+                report.tried += 1
+                slot = (",".join(bug.functions), "multi" if len(bug.mutations) > 1 else "single")
+                ev = evaluate_log(mlog)
+                if not ev.usable:
+                    report.reject("unusable log / timeout")
+                    continue
+                failing = sorted(t for t in tests_hit if ev.status_map.get(t) not in ("PASSED", "XFAIL"))
+                passing = [t for t in base.tests if t not in set(failing)]
+                if not failing:
+                    report.reject("no test fails (equivalent mutant)")
+                elif len(failing) > max_f2p:
+                    report.reject(f"too many failures (> {max_f2p})")
+                elif not passing:
+                    report.reject("every baseline test fails")
+                elif len(report.kept) >= max_tasks or slot in used:
+                    report.reject("surplus (function or package already has its task)")
+                else:
+                    inst = _make_record(
+                        sb,
+                        name,
+                        version,
+                        image,
+                        archive,
+                        sha,
+                        pristine,
+                        bug,
+                        failing,
+                        passing,
+                        base.test_files,
+                        env,
+                        mlog,
+                        timeout,
+                        texts,
+                        test_sources,
+                    )
+                    report.kept.append(inst)
+                    used.add(slot)
+                    log(f"  kept {inst.instance_id}: {bug.kind} ({len(failing)} F2P, {len(passing)} P2P)")
     finally:
         sb.close()
     report.seconds = time.time() - t0
     return report
 
 
+def _run_batch(
+    sb: DriverSandbox,
+    chosen: list[tuple[Bug, set[str]]],
+    texts: dict[str, str],
+    env: dict[str, str],
+    limits: list[float],
+    files: list[str] | None = None,
+) -> list[str]:
+    """Logs of running each candidate's covering tests with the bug in (one exec for the batch)."""
+    job = {
+        "root": "/testbed",
+        "env": env,
+        "test_cmd": TEST_CMD,
+        "candidates": [
+            {
+                "id": str(n),
+                "files": bug.apply(texts),
+                "tests": files if files is not None else _test_ids_argv(tests_hit),
+                "timeout": limit,
+            }
+            for n, ((bug, tests_hit), limit) in enumerate(zip(chosen, limits, strict=True))
+        ],
+    }
+    sb.write_file(f"{_PLUGIN_DIR}/job.json", json.dumps(job))
+    sb.run(f"rm -f {_PLUGIN_DIR}/results.jsonl", timeout=30)
+    sb.run(
+        f"cd /testbed && python3 {_PLUGIN_DIR}/mutant_runner.py {_PLUGIN_DIR}/job.json {_PLUGIN_DIR}/results.jsonl",
+        timeout=sum(limits) + 60,
+    )
+    logs = {str(n): ">>>>> Tests Errored\n" for n in range(len(chosen))}
+    try:
+        raw = sb.read_file(f"{_PLUGIN_DIR}/results.jsonl").decode("utf-8", errors="replace")
+    except Exception:  # noqa: BLE001 - no results: every candidate counts as unusable
+        raw = ""
+    for line in raw.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        logs[rec["id"]] = rec["log"]
+    # the runner restores the files; make sure nothing else changed
+    sb.run("cd /testbed && git checkout -q -- . && git clean -qfd -e __pycache__", timeout=60)
+    return [logs[str(n)] for n in range(len(chosen))]
+
+
+def _mentions(test_sources: dict[str, str], sb: DriverSandbox, files: list[str], name: str) -> bool:
+    for f in files:
+        if f not in test_sources:
+            try:
+                test_sources[f] = sb.read_file("/testbed/" + f).decode("utf-8", errors="replace")
+            except Exception:  # noqa: BLE001
+                test_sources[f] = ""
+        if re.search(rf"\b{re.escape(name)}\b", test_sources[f]):
+            return True
+    return False
+
+
 def _make_record(
-    sb, name, version, image, archive, sha, pristine, m: Mutation, failing, passing, tests, env, mlog, timeout
+    sb,
+    name,
+    version,
+    image,
+    archive,
+    sha,
+    pristine,
+    bug: Bug,
+    failing,
+    passing,
+    tests,
+    env,
+    mlog,
+    timeout,
+    texts,
+    test_sources,
 ) -> SWEInstance:
     hidden = sorted({t.split("::")[0] for t in failing})
+    for path, text in bug.apply(texts).items():
+        sb.write_file("/testbed/" + path, text)
     rm = " ".join(shlex.quote(h) for h in hidden)
+    files = " ".join(shlex.quote(f) for f in bug.files)
+    # one exec: commit the base (bug in, hidden tests out), the three patches, back to pristine
     code, out = sb.run(
         f"set -e; cd /testbed; git rm -q -- {rm}; git add -A; git diff --cached --binary HEAD > /tmp/setup.patch; "
-        f"{GIT_ENV} git commit -q --no-verify -m 'agentgym task base'; git rev-parse HEAD",
+        f"{GIT_ENV} git commit -q --no-verify -m 'agentgym task base'; base=$(git rev-parse HEAD); "
+        f"git diff $base {pristine} -- {files} > /tmp/gold.patch; "
+        f"git diff --binary $base {pristine} -- {rm} > /tmp/test.patch; "
+        f"git reset -q --hard {pristine}; git clean -qfd; echo $base",
         timeout=60,
     )
     if code != 0:
-        raise RuntimeError(f"could not commit the task base: {out}")
+        raise RuntimeError(f"could not commit the task base and its patches: {out}")
     base = out.strip().splitlines()[-1]
     setup_patch = sb.read_file("/tmp/setup.patch").decode()
-    code, out = sb.run(
-        f"cd /testbed && git diff {base} {pristine} -- {shlex.quote(m.path)} > /tmp/gold.patch && "
-        f"git diff --binary {base} {pristine} -- {rm} > /tmp/test.patch",
-        timeout=60,
-    )
-    if code != 0:
-        raise RuntimeError(f"could not compute the gold and test patches: {out}")
     gold = sb.read_file("/tmp/gold.patch").decode()
     test_patch = sb.read_file("/tmp/test.patch").decode()
-    digest = format(zlib.crc32(m.key.encode()), "08x")
+    functions = [m.function.split(".")[-1] for m in bug.mutations]
+    indirect = not any(_mentions(test_sources, sb, hidden, f) for f in functions)
+    difficulty = estimate_difficulty(
+        kind=bug.kind,
+        fail_to_pass=len(failing),
+        files=len(bug.files),
+        functions=len(bug.functions),
+        indirect=indirect,
+    )
+    digest = format(zlib.crc32(bug.key.encode()), "08x")
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower())
+    m = bug.mutations[0]
     return SWEInstance(
         instance_id=f"{slug}__{slug}-{version}-{m.function.split('.')[-1].strip('_').lower() or 'fn'}-{digest}",
         repo=f"pypi/{name}",
         base_commit=base,
         patch=gold,
         test_patch=test_patch,
-        problem_statement=problem_statement(name, m, failing, mlog),
+        problem_statement=problem_statement(name, bug, failing, mlog),
         created_at="2000-01-01T00:00:00Z",
         version=version,
         FAIL_TO_PASS=failing,
@@ -418,5 +687,6 @@ def _make_record(
         test_files=tests,
         test_env=env,
         eval_timeout=float(int(timeout)),
-        mutation=m.describe(),
+        mutation=bug.describe(),
+        difficulty=difficulty,
     )

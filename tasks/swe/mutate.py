@@ -48,7 +48,11 @@ OPERATORS = (
     "wrong_return",
     "swap_arguments",
     "drop_guard",
+    "remove_statement",
+    "drop_else",
 )
+#: operators that delete whole lines (`line`..`end_line`) instead of rewriting a span
+DELETE_OPERATORS = {"drop_guard", "remove_statement", "drop_else"}
 
 
 @dataclass(frozen=True)
@@ -71,13 +75,19 @@ class Mutation:
         return {"operator": self.operator, "file": self.path, "line": self.line, "function": self.function}
 
 
+def _segment_end(line: str, node: ast.AST) -> bool:
+    """True when `node` ends its (last) line: nothing but a comment follows it."""
+    rest = line.encode()[node.end_col_offset :].decode(errors="replace").strip()
+    return not rest or rest.startswith("#")
+
+
 def _segment(lines: list[str], node: ast.AST) -> str:
     return lines[node.lineno - 1].encode()[node.col_offset : node.end_col_offset].decode()
 
 
 def apply_mutation(source: str, m: Mutation) -> str:
     lines = source.splitlines(keepends=True)
-    if m.operator == "drop_guard":
+    if m.operator in DELETE_OPERATORS:
         return "".join(lines[: m.line - 1] + lines[m.end_line :])
     raw = lines[m.line - 1].encode()
     new_line = raw[: m.col] + m.replacement.encode() + raw[m.end_col :]
@@ -114,6 +124,7 @@ class _Collector(ast.NodeVisitor):
         for stmt in body:
             self.visit(stmt)
         self._guards(body)
+        self._statements(body)
         self.in_function -= 1
         self.scope.pop()
 
@@ -168,6 +179,49 @@ class _Collector(ast.NodeVisitor):
                     )
                 )
 
+    def _delete(self, op: str, first: int, last: int) -> None:
+        self.found.append(
+            Mutation(
+                op,
+                self.path,
+                first,
+                0,
+                last,
+                len(self.lines[last - 1]),
+                ".".join(self.scope),
+                "",
+                "".join(self.lines[first - 1 : last]),
+            )
+        )
+
+    def _statements(self, body: list[ast.stmt]) -> None:
+        """remove_statement: a one-line state update (augmented assignment, assignment to an
+        attribute or item, a call statement) alone on its line, in a block that keeps at least one
+        other statement."""
+        if len(body) < 2:
+            return
+        for stmt in body:
+            # state updates only: removing a plain `name = ...` just raises NameError later
+            simple = (
+                isinstance(stmt, ast.AugAssign)
+                or (
+                    isinstance(stmt, ast.Assign)
+                    and all(isinstance(t, ast.Attribute | ast.Subscript) for t in stmt.targets)
+                )
+                or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call))
+            )
+            if not simple or stmt.lineno != stmt.end_lineno:
+                continue
+            if self.lines[stmt.lineno - 1].strip() != _segment(self.lines, stmt).strip():
+                continue  # shares its line with another statement
+            self._delete("remove_statement", stmt.lineno, stmt.end_lineno)
+
+    def _blocks(self, node: ast.AST) -> None:
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                self._statements(block)
+
     def generic_visit(self, node: ast.AST) -> None:
         for field, value in ast.iter_fields(node):
             if field in ("annotation", "returns", "decorator_list", "type_comment"):
@@ -208,7 +262,37 @@ class _Collector(ast.NodeVisitor):
                 self._add("drop_condition", node, dropped.values[0] if len(dropped.values) == 1 else dropped)
         self.generic_visit(node)
 
+    def _drop_else(self, node: ast.If | ast.For | ast.While | ast.Try) -> None:
+        """drop_else: delete a plain `else:` block (not an `elif`) of an if statement."""
+        if not isinstance(node, ast.If) or not node.orelse or not node.body:
+            return
+        first = node.orelse[0]
+        if isinstance(first, ast.If) and self.lines[first.lineno - 1].lstrip().startswith("elif"):
+            return
+        for n in range(first.lineno - 1, node.body[-1].end_lineno, -1):
+            text = self.lines[n - 1].strip()
+            if text == "else:":
+                tail = self.lines[node.orelse[-1].end_lineno - 1]
+                if _segment_end(tail, node.orelse[-1]):
+                    self._delete("drop_else", n, node.orelse[-1].end_lineno)
+                return
+            if text and not text.startswith("#"):
+                return
+
+    def visit_For(self, node: ast.For) -> None:
+        if self.in_function:
+            self._blocks(node)
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
+    visit_With = visit_For
+    visit_AsyncWith = visit_For
+    visit_Try = visit_For
+
     def visit_If(self, node: ast.If) -> None:
+        if self.in_function:
+            self._blocks(node)
+            self._drop_else(node)
         test = node.test
         if self.in_function and test.lineno == test.end_lineno and not isinstance(test, ast.Constant):
             if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
@@ -217,7 +301,16 @@ class _Collector(ast.NodeVisitor):
                 self._add("negate_condition", test, ast.UnaryOp(op=ast.Not(), operand=copy.deepcopy(test)))
         self.generic_visit(node)
 
-    visit_While = visit_If
+    def visit_While(self, node: ast.While) -> None:
+        if self.in_function:
+            self._blocks(node)
+        test = node.test
+        if self.in_function and test.lineno == test.end_lineno and not isinstance(test, ast.Constant):
+            if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+                self._add("remove_not", test, test.operand)
+            else:
+                self._add("negate_condition", test, ast.UnaryOp(op=ast.Not(), operand=copy.deepcopy(test)))
+        self.generic_visit(node)
 
     def visit_Return(self, node: ast.Return) -> None:
         v = node.value
@@ -275,3 +368,75 @@ def find_mutations(path: str, source: str) -> Iterator[Mutation]:
         except SyntaxError:
             continue
         yield m
+
+
+@dataclass(frozen=True)
+class Bug:
+    """One injected bug: a single mutation, or several related ones (`multi_site`: two sites in the
+    same function that must both be fixed)."""
+
+    mutations: tuple[Mutation, ...]
+
+    @property
+    def kind(self) -> str:
+        return "multi_site" if len(self.mutations) > 1 else self.mutations[0].operator
+
+    @property
+    def key(self) -> str:
+        return "|".join(m.key for m in self.mutations)
+
+    @property
+    def files(self) -> list[str]:
+        return sorted({m.path for m in self.mutations})
+
+    @property
+    def functions(self) -> list[str]:
+        return sorted({f"{m.path}::{m.function}" for m in self.mutations})
+
+    @property
+    def lines(self) -> list[tuple[str, int]]:
+        return [(m.path, n) for m in self.mutations for n in range(m.line, m.end_line + 1)]
+
+    def apply(self, sources: dict[str, str]) -> dict[str, str]:
+        """The mutated text of every file the bug touches (sources: path -> original text)."""
+        out: dict[str, str] = {}
+        for path in self.files:
+            text = sources[path]
+            # bottom-up, so earlier sites keep their line and column numbers
+            for m in sorted((m for m in self.mutations if m.path == path), key=lambda m: (-m.line, -m.col)):
+                text = apply_mutation(text, m)
+            out[path] = text
+        return out
+
+    def describe(self) -> dict:
+        first = self.mutations[0]
+        d = first.describe()
+        d["kind"] = self.kind
+        if len(self.mutations) > 1:
+            d["operator"] = "multi_site"
+            d["sites"] = [m.describe() for m in self.mutations]
+        return d
+
+
+def pair_bugs(mutations: list[Mutation], limit: int, sources: dict[str, str]) -> list[Bug]:
+    """Up to `limit` two-site bugs: pairs of mutations in the same function on different lines
+    whose joint change still parses (`mutations` in the caller's order, so the pairs follow its
+    shuffle; `sources`: path -> original text)."""
+    by_function: dict[tuple[str, str], list[Mutation]] = {}
+    for m in mutations:
+        by_function.setdefault((m.path, m.function), []).append(m)
+    out: list[Bug] = []
+    for group in by_function.values():
+        if len(out) >= limit:
+            break
+        first = group[0]
+        for other in group[1:]:
+            if other.line > first.end_line or other.end_line < first.line:
+                bug = Bug(tuple(sorted((first, other), key=lambda m: (m.line, m.col))))
+                try:
+                    ast.parse(bug.apply(sources)[first.path])
+                except SyntaxError:  # e.g. both deletions emptied one block
+                    continue
+                out.append(bug)
+                break
+    return out

@@ -12,7 +12,15 @@ agentgym's additions (nothing is cloned from the internet here):
 - `setup_patch`: the diff from that pristine commit to `base_commit` (the injected bug, and the
   hidden test files removed); applying and committing it with fixed dates reproduces `base_commit`.
 - `test_cmd`, `test_files`, `test_env`, `eval_timeout`: how the grader runs the tests.
-- `mutation`: how the bug was made (operator, file, line, function), for analysis.
+- `mutation`: how the bug was made (kind, operator, file, line, function; `sites` for two-site
+  bugs), for analysis.
+- `sdist`: {name, version, filename, url, sha256} of the source archive when it is not shipped:
+  fetched into the sdist cache on first use and verified (`sdist_cache`).
+- `difficulty`: {level, score, kind, fail_to_pass, files, functions, indirect} (`difficulty`).
+- `problem_statement_rewrite`: a policy's user-style rewrite of the statement (`rewrite`).
+
+Bring-your-own records (SWE-bench, SWE-Gym, SWE-smith) need only the standard fields plus the
+prebuilt image (`image`, or `image_name` / `docker_image`); see `byo`.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from agentgym.errors import TaskError
 
@@ -56,6 +64,25 @@ class SWEInstance(BaseModel):
     test_env: dict[str, str] = {}
     eval_timeout: float = 300.0
     mutation: dict[str, Any] = {}
+    # agentgym: the suite
+    #: {"name", "version", "filename", "url", "sha256"}: where the archive comes from when it is
+    #: not shipped (fetched into the sdist cache on first use, verified against sha256)
+    sdist: dict[str, str] = {}
+    #: {"level": easy|medium|hard, "score", "kind", "fail_to_pass", "files", "functions", "indirect"}
+    difficulty: dict[str, Any] = {}
+    #: the problem statement rewritten as a user-style issue by a policy (empty: none yet)
+    problem_statement_rewrite: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _image_aliases(cls, data: Any) -> Any:
+        """SWE-smith names the prebuilt image `image_name`; some exports say `docker_image`."""
+        if isinstance(data, dict) and not data.get("image"):
+            for alias in ("image_name", "docker_image"):
+                if data.get(alias):
+                    data = {**data, "image": data[alias]}
+                    break
+        return data
 
     @field_validator("FAIL_TO_PASS", "PASS_TO_PASS", "test_files", mode="before")
     @classmethod
@@ -63,12 +90,21 @@ class SWEInstance(BaseModel):
         return json.loads(v) if isinstance(v, str) else v
 
     def archive_path(self, base_dir: Path | None = None) -> Path | None:
+        """The source archive, verified against `archive_sha256`. A record naming its `sdist`
+        whose archive is not on disk gets it from the sdist cache (downloaded on first use);
+        a file whose sha256 differs is refused (`SdistIntegrityError`)."""
         if not self.source_archive:
             return None  # a prebuilt image (`image`) holds the repository
         p = Path(self.source_archive)
-        if p.is_absolute():
-            return p
-        return (base_dir or DATA_DIR) / "archives" / p
+        if not p.is_absolute():
+            p = (base_dir or DATA_DIR) / "archives" / p
+        if self.sdist.get("sha256"):
+            from .sdist_cache import fetch_sdist, verify
+
+            if p.is_file():
+                return verify(p, self.sdist["sha256"])
+            return fetch_sdist(self.sdist)
+        return p
 
 
 def _open(path: Path):
@@ -90,7 +126,13 @@ def load_instances(path: str | Path | None = None) -> list[SWEInstance]:
             except Exception as exc:  # noqa: BLE001
                 raise TaskError(f"{path}:{n}: bad SWE task record: {exc}") from None
             if inst.source_archive and not Path(inst.source_archive).is_absolute():
-                inst.source_archive = str((path.parent / "archives" / inst.source_archive).resolve())
+                shipped = path.parent / "archives" / inst.source_archive
+                if shipped.is_file() or not inst.sdist:
+                    inst.source_archive = str(shipped.resolve())
+                else:  # not shipped: the sdist cache (fetched by `archive_path` when missing)
+                    from .sdist_cache import cache_dir
+
+                    inst.source_archive = str(cache_dir() / Path(inst.source_archive).name)
             out.append(inst)
     return out
 

@@ -318,3 +318,22 @@ def test_reset_recovers_from_a_pooled_container_that_died(mini_tasks):
     finally:
         env.close()
     assert _wait_no_new(before) == set()
+
+
+def test_bytecode_the_base_commit_tracks_is_not_an_agent_change():
+    """An sdist that ships `__pycache__/*.pyc` (inflection 0.5.1 does) has them in the base commit;
+    the agent's tree never carries bytecode, so an empty submission must grade as `empty_patch`,
+    not as a source change that fails the tests."""
+    import agentgym  # noqa: F401 - registers the env ids
+
+    tid = "inflection__inflection-0.5.1-pluralize-908bd429"
+    env = gymnasium.make("agentgym/SWE-v0", pool_size=0)
+    try:
+        env.reset(options={"task_id": tid})
+        listing = env.unwrapped.sandbox.exec(["/usr/bin/git", "-c", "safe.directory=*", "ls-files"], cwd="/testbed")
+        assert any(p.endswith(b".pyc") for p in listing.stdout.split()), "the task no longer tracks bytecode: pick another task for this test"
+        _, _, info = run_actions(env, [call("submit")])
+        tc = info["trajectory_components"]
+        assert tc["outcome"] == "empty_patch" and tc["modification"] == 0.0
+    finally:
+        env.close()
