@@ -23,6 +23,10 @@ env's own gold solution, and the random policy draws text and tool calls from a 
 7. emitted: every declared component was emitted by the family in some oracle or random episode,
    and nothing undeclared was emitted.
 8. re-execution: replaying the first oracle episode's actions in a fresh env reproduces it.
+9. restore reproduces: a snapshot taken halfway through the first oracle episode, restored into two
+   fresh envs, gives the same continuation (observations, rewards, components) for the same
+   actions in each. A family that declares `snapshot_exact = False` passes with its caveat and
+   any divergence in the detail instead of pretending.
 """
 
 from __future__ import annotations
@@ -159,7 +163,8 @@ def _without_bypass(spec: RewardSpec) -> RewardSpec:
 def _gated(spec: RewardSpec, record: EpisodeRecord) -> float:
     """The record's gated return under `spec`, re-scored from its stored components."""
     steps = [dict(s.components) for s in record.steps]
-    return spec.score(steps, record.trajectory_components, mode="gated").return_gated
+    noise_key = record.report.noise_key if record.report is not None else None
+    return spec.score(steps, record.trajectory_components, mode="gated", noise_key=noise_key).return_gated
 
 
 def _check_noop(report: ConformanceReport, spec: RewardSpec, noop_records: list[EpisodeRecord],
@@ -208,6 +213,23 @@ def _play(make: Callable[[], gym.Env], env: gym.Env, policy: Any, env_id: str, t
     record = run_episode(env, policy, seed=seed, task_id=task_id, env_id=env_id, env_kwargs=env_kwargs, catch=True)
     unwrapped = env.unwrapped
     return record, set(unwrapped.emitted_names), set(unwrapped.undeclared_emissions)
+
+
+def _check_restore(report: ConformanceReport, make: Callable[[], gym.Env], record: EpisodeRecord) -> None:
+    from agentgym.snapshot import verify_restore
+
+    actions = [step.message or step.action for step in record.steps]
+    try:
+        result = verify_restore(make, actions, seed=record.seed, options=record.reset_options)
+    except Exception as exc:  # noqa: BLE001 - a check reports, it does not raise
+        report.add("restore reproduces", False, f"{type(exc).__name__}: {exc}")
+        return
+    how = f"{result.mechanism}, snapshot after turn {result.turn}, {result.restores} restores"
+    if result.exact:
+        report.add("restore reproduces", result.divergence is None, result.divergence or how)
+    else:
+        report.add("restore reproduces", True, f"not exact (declared): {result.caveat}; {how}"
+                   + (f"; {result.divergence}" if result.divergence else "; no divergence this time"))
 
 
 def check_conformance(
@@ -354,3 +376,7 @@ def _run_checks(report: ConformanceReport, env: gym.Env, make: Callable[[], gym.
         result = reexec_result(oracle_records[0], lambda record: make())
         detail = result.error or (result.divergence.describe() if result.divergence else "")
         report.add("re-execution reproduces", result.error is None and result.divergence is None, detail)
+
+    # 9. snapshot / restore of the first oracle episode
+    if reexec and oracle_records and not oracle_records[0].error and oracle_records[0].steps:
+        _check_restore(report, make, oracle_records[0])

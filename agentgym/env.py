@@ -9,11 +9,18 @@ A family writes data and hooks; the core owns the loop. What a family provides:
   default the env's `@tool` methods), `parse_text_action` (a text grammar; raise
   `ActionParseError` for a malformed attempt), `reply_to_text`, `no_call_message`, `prepare_call`,
   `after_call`, `end_step`, `score_episode`, `episode_metrics`, `end_episode`, `oracle_actions`,
-  `execute`, `declared_components`.
+  `execute`, `declared_components`, `save_state` / `load_state` (snapshots, below).
+
+`snapshot()` / `restore(snapshot)` save and restore an episode in progress (`agentgym.snapshot`):
+the core saves its own episode state; a family with `save_state`/`load_state` adds its world,
+any other family is restored by replaying the reset and the action prefix. A family whose restore
+is not exact says so with `snapshot_exact = False` and `snapshot_caveat`.
 
 One `step` runs this pipeline, in this order, and no family overrides it:
 
-1. parse the action (OpenAI message or text; `<tool_call>` blocks; else the family grammar);
+1. parse the action (OpenAI message or text): its reasoning separated first and never executed,
+   then tool calls in the env's reply format (`tool_parser=` / `reasoning_parser=`, `agentgym.formats`;
+   `<tool_call>` blocks by default); else the family grammar on the text without its reasoning;
 2. no call: `reply_to_text` (None makes the action invalid, answered by `no_call_message`);
    calls: for each, `prepare_call` -> size check -> the tool -> `after_call`;
 3. `end_step(observation, ending)`: components the family can only compute now (e.g. after the
@@ -30,6 +37,8 @@ grading) end the episode with `info["reward_invalid"] = True`, `truncated=True` 
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import time
 import warnings
 from collections.abc import Callable
@@ -38,13 +47,22 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import gymnasium as gym
+from gymnasium.utils import seeding
 
 from agentgym.errors import ActionParseError, InfrastructureError, TaskError
+from agentgym.formats import ParserUnavailableError, ReplyFormat
 from agentgym.outcome import Outcome
 from agentgym.parsing import ParsedAction, parse_action
 from agentgym.rewards import RewardReport, RewardSpec, RewardTracker, check_dominance, resolve_spec
-from agentgym.rewards.components import Component, check_spec_components, component_bounds, step_component
-from agentgym.spaces import AnyText
+from agentgym.rewards.components import (
+    Component,
+    check_spec_components,
+    component_bounds,
+    step_component,
+    trajectory_component,
+)
+from agentgym.snapshot import EnvSnapshot, ReplayPrefix, SnapshotError
+from agentgym.spaces import MAX_TEXT_CHARS, AnyText
 from agentgym.task import Task, TaskSource
 from agentgym.terminal import strip_controls
 from agentgym.tools import ToolCall, ToolResult, Toolset
@@ -58,7 +76,34 @@ DEFAULT_SYSTEM_PROMPT = (
     "reply with tool calls in the format you were given."
 )
 
-#: Step components every env emits, whatever its family.
+#: Cost components: emitted by the core for every env, the same way, when the reward spec reads
+#: them (so a spec without cost terms leaves every record as it was). Tokens are the completion
+#: tokens the policy reports with its message (`usage.completion_tokens`, OpenAI style; 0 when
+#: it reports none); seconds are the env's wall-clock for the step (not deterministic: a spec
+#: reading them makes `agentgym replay --reexec` differ unless it ignores them).
+COST_COMPONENTS: tuple[Component, ...] = (
+    step_component("cost_tokens", 0, 32768, "completion tokens the policy reported for this turn"),
+    step_component("cost_tool_calls", 0, 64, "tool calls in this turn"),
+    step_component("cost_turns", 0, 1, "1 per turn (sums to the number of turns)"),
+    step_component("cost_seconds", 0, 3600, "the env's wall-clock seconds for this step"),
+    trajectory_component("cost_total_tokens", 0, 1_000_000, description="completion tokens over the episode"),
+    trajectory_component("cost_total_tool_calls", 0, 10_000, description="tool calls over the episode"),
+    trajectory_component("cost_total_turns", 0, 10_000, description="turns of the episode"),
+    trajectory_component("cost_total_seconds", 0, 86_400, description="the env's wall-clock seconds over the episode"),
+)
+COST_NAMES: frozenset[str] = frozenset(c.name for c in COST_COMPONENTS)
+
+#: Reasoning components: emitted by the core for every env when the reward spec reads them. The
+#: reasoning is what the reply format separates before tool calls are read (`agentgym.formats`);
+#: it is never action. Tokens are what the policy reports with its message
+#: (`usage.completion_tokens_details.reasoning_tokens`, OpenAI style; 0 when it reports none).
+REASONING_COMPONENTS: tuple[Component, ...] = (
+    step_component("reasoning_chars", 0, MAX_TEXT_CHARS, "characters of reasoning in this turn's reply"),
+    step_component("reasoning_tokens", 0, 4 * MAX_TEXT_CHARS, "reasoning tokens the policy reported for this turn"),
+)
+REASONING_NAMES: frozenset[str] = frozenset(c.name for c in REASONING_COMPONENTS)
+
+#: Step components every env emits, whatever its family (and the cost components, on demand).
 CORE_COMPONENTS: tuple[Component, ...] = (
     step_component("action_valid", description="1 when the action parsed and every call was well-formed"),
     step_component("repeated_action", description="1 when the calls repeat the previous step's exactly"),
@@ -67,7 +112,29 @@ CORE_COMPONENTS: tuple[Component, ...] = (
         description="1 - action_valid: 1 when the action did not parse, a call was malformed, or it called "
         "no tool and the family did not accept it as text (a format error, for penalties)",
     ),
+    *COST_COMPONENTS,
+    *REASONING_COMPONENTS,
 )
+
+
+def _reported_tokens(action: Any) -> int:
+    """Completion tokens a policy reported with its message (`usage.completion_tokens`), or 0."""
+    usage = action.get("usage") if isinstance(action, dict) else None
+    count = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int | float) or count < 0:
+        return 0
+    return int(count)
+
+
+def _reasoning_tokens(action: Any) -> float:
+    """Reasoning tokens a policy reported with its message
+    (`usage.completion_tokens_details.reasoning_tokens`), or 0."""
+    usage = action.get("usage") if isinstance(action, dict) else None
+    details = usage.get("completion_tokens_details") if isinstance(usage, dict) else None
+    count = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int | float) or not 0 <= count <= 4 * MAX_TEXT_CHARS:
+        return 0.0
+    return float(int(count))
 
 
 class RewardSpecWarning(UserWarning):
@@ -103,6 +170,9 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
     default_max_turns: ClassVar[int] = 20
     max_argument_chars: ClassVar[int] = 100_000
     max_observation_chars: ClassVar[int] = 100_000
+    #: a restore reproduces the original continuation exactly (False: say why in `snapshot_caveat`)
+    snapshot_exact: ClassVar[bool] = True
+    snapshot_caveat: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -115,7 +185,14 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         render_mode: str | None = None,
         strict_reward: bool = False,
         judge_models: Any = None,
+        tool_parser: str | None = None,
+        reasoning_parser: str | None = None,
+        parser_tokenizer: Any = None,
     ) -> None:
+        try:  # the model's reply format (agentgym.formats): reasoning separated, then calls read
+            self.reply_format = ReplyFormat.from_names(tool_parser, reasoning_parser, tokenizer=parser_tokenizer)
+        except ParserUnavailableError as exc:
+            raise ValueError(str(exc)) from None
         if emission not in ("terminal", "dense"):
             raise ValueError(f"emission must be 'terminal' or 'dense', got {emission!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -137,7 +214,16 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         bounds = component_bounds(self.declared, self.reward_spec)
         for message in check_dominance(self.reward_spec, bounds, self.max_turns, strict=strict_reward):
             warnings.warn(f"{type(self).__name__}: {message}", RewardSpecWarning, stacklevel=2)
-        self._step_zeros = {n: 0.0 for n, c in self.declared.items() if c.scope == "step" and not c.categorical}
+        read = set().union(*self.reward_spec.component_names().values())
+        self._costs_read = COST_NAMES & read  # cost components are emitted only when the spec reads them
+        self._step_zeros = {
+            n: 0.0 for n, c in self.declared.items()
+            if c.scope == "step" and not c.categorical and (n not in COST_NAMES or n in self._costs_read)
+        }  # fmt: skip
+        self._cost_totals = dict.fromkeys(("tokens", "tool_calls", "seconds"), 0.0)
+        self._reasoning_read = REASONING_NAMES & read  # emitted only when the spec reads them
+        for name in REASONING_NAMES - self._reasoning_read:
+            self._step_zeros.pop(name, None)
         self.emission = emission
         self.render_mode = render_mode
         self.observation_space = AnyText()
@@ -157,6 +243,10 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         self._pending: dict[str, ComponentValue] = {}
         self._finish_requested = False
         self._previous_calls: str | None = None
+        self._replay_seed: int | None = None  # the reset and actions since: snapshots by replay
+        self._replay_options: dict[str, Any] = {}
+        self._actions: list[Any] = []
+        self._last_observation = ""
 
     # ================================================================== hooks for families
     def start_episode(self, task: TaskT, options: dict[str, Any]) -> EpisodeStart:
@@ -228,6 +318,16 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         calls or lists of them), when the task has one."""
         return None
 
+    def save_state(self) -> Any:
+        """The family's episode state for a snapshot (a copy, never a live reference: the episode
+        goes on after it). Families that do not override this are snapshotted by replay."""
+        raise NotImplementedError  # optional hook: absent means "restore by replay"
+
+    def load_state(self, state: Any) -> None:
+        """Put the family back into `state` (from `save_state`) without aliasing it: several envs
+        may be restored from one snapshot. Set up whatever `start_episode` would (a world, a page)."""
+        raise NotImplementedError(f"{type(self).__name__} overrides save_state but not load_state")
+
     def declared_components(self) -> dict[str, Component]:
         """Every component this env may emit: the core's, the family's `components`, and one per
         judge of the reward spec. Override only when the set depends on the env's configuration."""
@@ -292,6 +392,17 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         self.execute(work)
         super().close()
 
+    def snapshot(self) -> EnvSnapshot:
+        """The current episode's state after `self.turn` turns (see `agentgym.snapshot`)."""
+        return self.execute(self._snapshot)
+
+    def restore(self, snapshot: EnvSnapshot, *, seed: int | None = None) -> tuple[str, dict[str, Any]]:
+        """Put this env into `snapshot`'s state; returns (the last observation, info) as `reset` does.
+
+        `seed`: reseed the env's RNG after restoring, so sibling continuations draw different env
+        randomness; None keeps the snapshot's RNG state (an exact re-execution)."""
+        return self.execute(lambda: self._restore(snapshot, seed))
+
     def truncate(
         self, reason: str = "truncated by the caller"
     ) -> tuple[str, float, bool, bool, dict[str, Any]]:
@@ -320,6 +431,7 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
             self._active = False
             self.end_episode()
         options = dict(options or {})
+        self._replay_seed, self._replay_options, self._actions = seed, copy.deepcopy(options), []
         task_id = options.pop("task_id", None)
         task = self.select_task(task_id, options)
         self.turn = 0
@@ -333,13 +445,15 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         self.task = start.task  # type: ignore[assignment]
         self._toolset = self.make_tools()
         self._tools_changed = False
-        self._tracker = RewardTracker(self.reward_spec, emission=self.emission)
+        self._tracker = RewardTracker(self.reward_spec, emission=self.emission, noise_key=f"{start.task.id}/{seed}")
+        self._cost_totals = dict.fromkeys(("tokens", "tool_calls", "seconds"), 0.0)
         system_prompt = start.system_prompt or self.default_system_prompt()
         self.transcript = [
             {"role": "system", "content": system_prompt},
             {"role": "user", "content": start.prompt},
         ]
         self._active = True
+        self._last_observation = start.prompt
         info = {
             "task": start.task.public(),
             "task_id": start.task.id,
@@ -353,6 +467,7 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         if not self._active or self._tracker is None:
             raise gym.error.ResetNeeded("call reset() before step(); the episode has ended or never started")
         started = time.perf_counter()
+        self._actions.append(_copy_action(action))
         self.turn += 1
         self._pending = {}
         self._finish_requested = False
@@ -402,6 +517,10 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         components["action_valid"] = float(action_valid)
         components["invalid_action"] = 1.0 - float(action_valid)
         components["repeated_action"] = float(canonical is not None and canonical == self._previous_calls)
+        self._add_costs(components, action, len(parsed.calls), time.perf_counter() - started)
+        if self._reasoning_read:
+            reasoning = {"reasoning_chars": float(len(parsed.reasoning)), "reasoning_tokens": _reasoning_tokens(action)}
+            components.update({k: v for k, v in reasoning.items() if k in self._reasoning_read})
         self._note_emitted(self._pending)
         components.update(self._pending)
         self._previous_calls = canonical
@@ -421,7 +540,10 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         if self._tools_changed:  # the caller's tool list must grow with the env's
             info["tools"] = self.toolset.schemas()
             self._tools_changed = False
+        if parsed.reasoning:  # separated before the calls were read; never executed
+            info["reasoning"] = parsed.reasoning
         self._record_turn(parsed, results, observation)
+        self._last_observation = observation
         if terminated or truncated:
             reward += self._finalize(truncated, infra_error, info)
         self.last_step_seconds = time.perf_counter() - started
@@ -438,6 +560,7 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         if infra_error is None:
             try:
                 trajectory = dict(self.score_episode(truncated))
+                trajectory.update(self._trajectory_costs())
             except InfrastructureError as exc:
                 infra_error = exc
         self._note_emitted(trajectory)
@@ -461,7 +584,7 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         success = None if invalid or self.outcome is None else self.outcome.is_success(trajectory)
         metrics: dict[str, float] = {}
         if not invalid:
-            metrics = {"turns": float(self.turn)}
+            metrics = {"turns": float(self.turn), **self._cost_metrics()}
             if success is not None:
                 metrics["success"] = float(success)
             checklist = self.outcome.checklist if self.outcome is not None else None
@@ -487,6 +610,122 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         self.end_episode()
         return correction
 
+    # ================================================================== snapshots
+    #: the core's per-episode state a snapshot carries (deep-copied); a new per-episode attribute
+    #: of the core belongs here, or restored episodes lose it
+    _SNAPSHOT_ATTRS: ClassVar[tuple[str, ...]] = (
+        "task", "turn", "transcript", "_previous_calls", "emitted_names", "_last_observation", "_cost_totals",
+    )
+
+    def _has_state_hooks(self) -> bool:
+        return type(self).save_state is not AgentEnv.save_state
+
+    def _config_key(self) -> str:
+        text = f"{self.max_turns}|{self.emission}|{self.reward_spec.model_dump_json()}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _snapshot(self) -> EnvSnapshot:
+        if not self._active or self._tracker is None:
+            raise SnapshotError("snapshot() needs an episode in progress (after reset, before it ends)")
+        core = {name: copy.deepcopy(getattr(self, name)) for name in self._SNAPSHOT_ATTRS if hasattr(self, name)}
+        core["_tracker"] = _copy_tracker(self._tracker)
+        core["np_random"] = copy.deepcopy(self.np_random)
+        replay = ReplayPrefix(self._replay_seed, copy.deepcopy(self._replay_options),
+                              tuple(_copy_action(a) for a in self._actions))
+        state_hooks = self._has_state_hooks()
+        return EnvSnapshot(
+            env_class=f"{type(self).__module__}:{type(self).__qualname__}",
+            config_key=self._config_key(),
+            turn=self.turn,
+            mechanism="state" if state_hooks else "replay",
+            exact=bool(self.snapshot_exact),
+            caveat=self.snapshot_caveat,
+            core=core,
+            family_state=self.save_state() if state_hooks else None,
+            replay=replay,
+        )
+
+    def _restore(self, snapshot: EnvSnapshot, seed: int | None) -> tuple[str, dict[str, Any]]:
+        here = f"{type(self).__module__}:{type(self).__qualname__}"
+        if snapshot.env_class != here:
+            raise SnapshotError(f"the snapshot is of {snapshot.env_class}, this env is {here}")
+        if snapshot.config_key != self._config_key():
+            raise SnapshotError("the snapshot was taken with another max_turns, emission or reward spec")
+        assert snapshot.replay is not None
+        if snapshot.mechanism == "replay":
+            self._reset(snapshot.replay.seed, copy.deepcopy(snapshot.replay.options))
+            for turn, action in enumerate(snapshot.replay.actions, 1):
+                self._step(_copy_action(action))
+                if not self._active:
+                    raise SnapshotError(f"replaying the snapshot's actions ended the episode at turn {turn}")
+        else:
+            if self._active:
+                self._active = False
+                self.end_episode()
+            core = snapshot.core
+            self.task = copy.deepcopy(core["task"])  # before load_state: the family may read it
+            self.load_state(snapshot.family_state)
+            for name in self._SNAPSHOT_ATTRS:
+                if name in core:
+                    setattr(self, name, copy.deepcopy(core[name]))
+            self._tracker = _copy_tracker(core["_tracker"])
+            self.np_random = copy.deepcopy(core["np_random"])
+            self._replay_seed = snapshot.replay.seed
+            self._replay_options = copy.deepcopy(snapshot.replay.options)
+            self._actions = [_copy_action(a) for a in snapshot.replay.actions]
+            self.last_report, self.last_action = None, None
+            self._pending, self._finish_requested = {}, False
+            self._toolset = self.make_tools()
+            self._tools_changed = False
+            self._active = True
+        if seed is not None:
+            self.np_random, _ = seeding.np_random(seed)
+        assert self.task is not None
+        info = {
+            "task": self.task.public(),
+            "task_id": self.task.id,
+            "tools": self.toolset.schemas(),
+            "system_prompt": self.transcript[0]["content"] if self.transcript else "",
+            "max_turns": self.max_turns,
+            "turn": self.turn,
+            "snapshot": snapshot.describe(),
+        }
+        return self._last_observation, info
+
+    # ================================================================== costs
+    def _add_costs(self, components: dict[str, ComponentValue], action: Any, calls: int, seconds: float) -> None:
+        """Count this step's costs; emit the step cost components the spec reads."""
+        tokens = _reported_tokens(action)
+        totals = self._cost_totals
+        totals["tokens"] += tokens
+        totals["tool_calls"] += calls
+        totals["seconds"] += seconds
+        if not self._costs_read:
+            return
+        step_costs = {"cost_tokens": float(tokens), "cost_tool_calls": float(calls), "cost_turns": 1.0,
+                      "cost_seconds": float(seconds)}  # fmt: skip
+        components.update({k: v for k, v in step_costs.items() if k in self._costs_read})
+
+    def _trajectory_costs(self) -> dict[str, ComponentValue]:
+        """The episode's cost totals the spec reads, as trajectory components."""
+        totals = self._cost_totals
+        costs = {"cost_total_tokens": totals["tokens"], "cost_total_tool_calls": totals["tool_calls"],
+                 "cost_total_turns": float(self.turn), "cost_total_seconds": totals["seconds"]}  # fmt: skip
+        return {k: v for k, v in costs.items() if k in self._costs_read}
+
+    def _cost_metrics(self) -> dict[str, float]:
+        """Cost metrics of every episode (for `agentgym eval` and the HTML report).
+
+        Wall-clock seconds join them only when the spec reads a seconds cost: `info` must stay a
+        function of the seed and the actions (Gymnasium's determinism check, re-execution)."""
+        totals = self._cost_totals
+        metrics = {"cost_tool_calls": totals["tool_calls"]}
+        if {"cost_seconds", "cost_total_seconds"} & self._costs_read:
+            metrics["cost_seconds"] = totals["seconds"]
+        if totals["tokens"]:
+            metrics["cost_tokens"] = totals["tokens"]
+        return metrics
+
     # ================================================================== internals
     def _build_judges(self, models: Any) -> Any:
         if not self.reward_spec.judges:
@@ -511,7 +750,8 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
                     )
 
     def _parse(self, action: Any) -> ParsedAction:
-        parsed = parse_action(action)
+        fmt = self.reply_format
+        parsed = parse_action(action, reply_format=fmt, tools=self.toolset.schemas() if fmt.needs_tools else None)
         if not parsed.calls and not parsed.errors and parsed.text:
             try:
                 family_calls = self.parse_text_action(parsed.text)
@@ -558,6 +798,8 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
 
     def _record_turn(self, parsed: ParsedAction, results: list[ToolResult], observation: str) -> None:
         message: dict[str, Any] = {"role": "assistant", "content": parsed.text}
+        if parsed.reasoning:  # kept apart from the content: reasoning is recorded, never action
+            message["reasoning_content"] = parsed.reasoning
         if parsed.calls:
             message["tool_calls"] = [c.to_openai() for c in parsed.calls]
         self.transcript.append(message)
@@ -584,3 +826,21 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         for call in message.get("tool_calls", []):
             body += f"\n  -> {call['function']['name']}({call['function']['arguments']})"
         return f"[{role}] {body}"
+
+
+def _copy_tracker(tracker: RewardTracker) -> RewardTracker:
+    """A reward tracker in the same state sharing nothing mutable (the spec is shared, read-only)."""
+    twin = copy.copy(tracker)
+    for name, value in vars(tracker).items():
+        if name not in ("spec", "compiled"):
+            setattr(twin, name, copy.deepcopy(value))
+    return twin
+
+
+def _copy_action(action: Any) -> Any:
+    """A copy of an action for the replay prefix; an action too deep or odd to copy is kept as
+    given (a bad action never makes a step raise)."""
+    try:
+        return copy.deepcopy(action)
+    except Exception:  # noqa: BLE001 - RecursionError on absurd nesting, TypeError on uncopyable objects
+        return action

@@ -1,9 +1,13 @@
 """Turn an agent's action (raw model text or an OpenAI assistant message) into tool calls.
 
+Reasoning first: a reply's reasoning (`<think>...</think>` by default, a model family's own format
+with `agentgym.formats`) is separated before anything else and never read for calls.
+
 Accepted everywhere:
 - an OpenAI-style assistant message dict with `tool_calls` (arguments as a JSON string or dict);
 - text with `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks (Qwen/Hermes
-  chat-template convention); an unclosed final block (generation stopped early) is parsed too.
+  chat-template convention); an unclosed final block (generation stopped early) is parsed too;
+  other families' formats by name (`tool_parser=`, see `agentgym.formats`).
 Families add their own grammar on top (`AgentEnv.parse_text_action`).
 
 Parsing never raises, whatever the action (text, bytes, None, numbers, any dict, any size):
@@ -57,12 +61,18 @@ class JSONInputError(ValueError):
 
 @dataclass
 class ParsedAction:
-    """The result of parsing one action."""
+    """The result of parsing one action.
+
+    `text` is the reply without its reasoning (what a family's grammar and `reply_to_text` read);
+    `reasoning` is the reasoning separated from it (never parsed for calls), `reasoning_spans`
+    its (start, end) character regions in the reply text as sent (markers included)."""
 
     text: str
     calls: list[ToolCall] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     message: dict[str, Any] | None = None
+    reasoning: str = ""
+    reasoning_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 # ====================================================================== sanitising
@@ -278,16 +288,32 @@ def action_message(action: Any) -> str | dict[str, Any]:
     return action
 
 
-def parse_action(action: Any) -> ParsedAction:
+def parse_action(action: Any, *, reply_format: Any = None, tools: Any = None) -> ParsedAction:
     """Parse an action into tool calls. Never raises: whatever is wrong with the action is in
-    `errors`, and every string in the result is clean (`clean_text`)."""
+    `errors`, and every string in the result is clean (`clean_text`).
+
+    Reasoning is separated first (`reply_format`, an `agentgym.formats.ReplyFormat`; default: the
+    built-in `<think>` separator and `<tool_call>` format): calls are read only from the rest. A
+    message's own `reasoning_content` (or `reasoning`) is reasoning too. `tools` (OpenAI schemas)
+    are given to formats that read them."""
     try:
-        return _parse_action(action)
+        return _parse_action(action, reply_format, tools)
     except Exception as exc:  # noqa: BLE001 - the last resort behind the checks above
         return ParsedAction("", [], [f"the action could not be read ({type(exc).__name__})"])
 
 
-def _parse_action(action: Any) -> ParsedAction:
+def _message_reasoning(message: Mapping[str, Any]) -> str:
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return clean_text(value)
+    return ""
+
+
+def _parse_action(action: Any, reply_format: Any = None, tools: Any = None) -> ParsedAction:
+    from agentgym.formats import DEFAULT_FORMAT  # the formats build on this module
+
+    fmt = reply_format if reply_format is not None else DEFAULT_FORMAT
     if isinstance(action, ToolCall) or (
         isinstance(action, list) and action and all(isinstance(c, ToolCall) for c in action)
     ):
@@ -298,25 +324,30 @@ def _parse_action(action: Any) -> ParsedAction:
             text = message_text(action.get("content"))
         except JSONInputError as exc:
             return ParsedAction("", [], [str(exc)], message)
+        split = fmt.split_reasoning(text)
+        given = _message_reasoning(action)
+        reasoning = "\n".join(r for r in (given, split.reasoning) if r)
+        text, spans = split.content, split.spans
         raw_calls = action.get("tool_calls")
         if raw_calls is None or (isinstance(raw_calls, list | tuple) and not raw_calls):
-            calls, errors = parse_tool_call_text(text)
-            return ParsedAction(text, calls, errors, message)
+            found = fmt.tool_parser.parse(text, tools)
+            return ParsedAction(text, found.calls, found.errors, message, reasoning, spans)
         if not isinstance(raw_calls, list | tuple):
-            return ParsedAction(text, [], [f"'tool_calls' must be a list, got {type(raw_calls).__name__}"], message)
+            return ParsedAction(text, [], [f"'tool_calls' must be a list, got {type(raw_calls).__name__}"], message,
+                                reasoning, spans)
         if len(raw_calls) > MAX_CALLS:
-            return ParsedAction(text, [], [_too_many(len(raw_calls))], message)
+            return ParsedAction(text, [], [_too_many(len(raw_calls))], message, reasoning, spans)
         calls = []
         errors = []
         for index, raw in enumerate(raw_calls):
             call = _call_from_object(raw, f"tool call {index + 1}", errors)
             if call is not None:
                 calls.append(call)
-        return ParsedAction(text, calls, errors, message)
+        return ParsedAction(text, calls, errors, message, reasoning, spans)
     if isinstance(action, bytes | bytearray | memoryview):
         action = bytes(action).decode("utf-8", errors="replace")
     if not isinstance(action, str):
         return ParsedAction("", [], [f"an action must be text or a message dict, got {type(action).__name__}"])
-    text = clean_text(action)
-    calls, errors = parse_tool_call_text(text)
-    return ParsedAction(text, calls, errors)
+    split = fmt.split_reasoning(clean_text(action))
+    found = fmt.tool_parser.parse(split.content, tools)
+    return ParsedAction(split.content, found.calls, found.errors, None, split.reasoning, split.spans)

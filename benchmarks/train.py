@@ -7,8 +7,13 @@ times on the same tokens:
   grpo+trunk (with --trainable-layers N) the same update reusing the rollout's frozen-trunk features
 Prints seconds per update, tokens/s, and the ratio grpo/reference measured in this run.
 
+With `--split-steps N`: the wall-clock split of full GRPO steps (`GRPOTrainer.train_step`) into
+rollout and update on ToolUse-v0 (files world, free decoding, tools in the prompt), and the
+rollout time with the shared-prompt KV cache (the default) against without it, measured in this run.
+
     python benchmarks/train.py --quick            # tiny random Llama over the SmolLM2 tokenizer
     python benchmarks/train.py --model smollm2    # the real 135M model (slow on CPU)
+    python benchmarks/train.py --split-steps 2 --model smollm2 --trainable-layers 4 --device cpu
 """
 
 from __future__ import annotations
@@ -31,7 +36,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trainable-layers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--split-steps", type=int, default=0, help="time N GRPO steps on ToolUse-v0: rollout vs update")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    if args.split_steps:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        wallclock_split(args)
+        return
     if args.quick:
         args.model, args.episodes, args.repeats = "tiny", 8, 2
         args.trainable_layers = args.trainable_layers or 1
@@ -95,6 +107,39 @@ def main() -> None:
     if args.trainable_layers and trainer._policy is not None and trainer._policy.feature_layer is not None:
         trunk = timed(lambda: grpo(True))
         print(f"grpo + trunk reuse: {trunk:8.3f} s/update  {tokens / trunk:10.1f} tokens/s  ratio {trunk / ref:.2f}x reference")
+
+
+def wallclock_split(args: argparse.Namespace) -> None:
+    """Rollout vs update seconds per GRPO step on a real tool family, and the prompt-cache speed-up."""
+    warnings.filterwarnings("ignore")
+    from agentgym.baselines.train.grpo import GRPOConfig, GRPOTrainer, load_model
+
+    model, tokenizer = load_model(args.model, seed=0)
+    cfg = GRPOConfig(
+        env_id="agentgym/ToolUse-v0", env_kwargs={"world": "files", "split": "train", "max_turns": 3},
+        model=args.model, out_dir="/tmp/agentgym-bench-train-split", groups_per_step=1, group_size=max(2, args.episodes // 2),
+        max_new_tokens=48, temperature=1.0, learning_rate=1e-5, save_final=False, keep_rollouts=False,
+        trainable_layers=args.trainable_layers, device=args.device,
+    )
+    trainer = GRPOTrainer(cfg, model=model, tokenizer=tokenizer, console=False)
+    rows = [trainer.train_step() for _ in range(args.split_steps)]
+    print(f"model={args.model} device={args.device} episodes/step={cfg.groups_per_step * cfg.group_size} "
+          f"trainable_layers={args.trainable_layers} threads={torch.get_num_threads()}")
+    for row in rows:
+        share = row["rollout_s"] / max(row["step_s"], 1e-9)
+        print(f"step {row['step']}: rollout {row['rollout_s']:7.2f} s  update {row['train_s']:7.2f} s  "
+              f"rollout share {share:.0%}  turns {row.get('mean_turns', 0):.2f}  policy_tokens {row['policy_tokens']:.0f}")
+    # the same rollout batch with and without the shared-prompt cache (same seed: same episodes)
+    policy = trainer.policy()
+    timings = {}
+    for label, reuse in (("prompt cache", True), ("no prompt cache", False)):
+        policy.reuse_cache = reuse
+        started = time.perf_counter()
+        trainer.collect(trainer.step)
+        timings[label] = time.perf_counter() - started
+    policy.reuse_cache = True
+    print(f"rollout with prompt cache {timings['prompt cache']:.2f} s, without {timings['no prompt cache']:.2f} s: "
+          f"ratio {timings['no prompt cache'] / max(timings['prompt cache'], 1e-9):.2f}x")
 
 
 if __name__ == "__main__":

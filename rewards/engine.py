@@ -22,7 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agentgym.rewards.noise import apply_noise
 from agentgym.rewards.report import LevelReport, RewardReport
+from agentgym.rewards.schedules import resolve
 from agentgym.rewards.spec import MODES, ComponentUnavailable, SpecError
 
 if TYPE_CHECKING:
@@ -45,12 +47,16 @@ def sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-def _interval(bounds: Any) -> Interval:
-    """A `Bounds` (or None) as (low, high), an open end as an infinity."""
+def _interval(bounds: Any, step: int = 0, where: str = "clip") -> Interval:
+    """A `Bounds` (or None) as (low, high), an open end as an infinity, schedules resolved at `step`."""
     if bounds is None:
         return UNBOUNDED
-    low = bounds.min if bounds.min is not None else -math.inf
-    high = bounds.max if bounds.max is not None else math.inf
+    low = resolve(bounds.min, step)
+    high = resolve(bounds.max, step)
+    low = -math.inf if low is None else low
+    high = math.inf if high is None else high
+    if low > high:
+        raise SpecError(f"{where}: min ({low:g}) exceeds max ({high:g}) at training step {step}")
     return low, high
 
 
@@ -122,9 +128,10 @@ class CompiledLevel:
             gamma=level.effective_gamma,
             aggregation=level.aggregate,
             temperature=level.temperature,
-            step_clip=_interval(level.clip),
-            total_clip=_interval(level.clip.total if level.clip is not None else None),
-            weight=float(level.weight),
+            step_clip=_interval(level.clip, spec.step, f"levels.{index}.clip"),
+            total_clip=_interval(level.clip.total if level.clip is not None else None, spec.step,
+                                 f"levels.{index}.clip.total"),
+            weight=float(resolve(level.weight, spec.step)),  # type: ignore[arg-type]
             gate=gate,
             lazy=level.lazy,
         )
@@ -286,6 +293,9 @@ class CompiledSpec:
         self.step_levels = [level for level in self.levels if level.is_step]
         self.step_names = sorted({n for lv in self.levels if lv.is_step for n, _ in lv.components})
         self.trajectory_names = sorted({n for lv in self.levels if not lv.is_step for n, _ in lv.components})
+        self.training_step = spec.training_step
+        self.schedule = spec.schedule_values()
+        self.noise = list(spec.noise)
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickled as its spec, rebuilt on load
         return (CompiledSpec, (self.spec,))
@@ -310,20 +320,37 @@ class CompiledSpec:
         *,
         reward_invalid: bool = False,
         mode: str = "gated",
+        noise_key: str | None = None,
     ) -> RewardReport:
         """Finalize an episode from its step components and trajectory components.
 
         A component callable that raises `ComponentUnavailable` (a lazy judge that timed out or
-        failed) makes the report `reward_invalid`, with the reason among its warnings.
+        failed) makes the report `reward_invalid`, with the reason among its warnings. The
+        spec's noise rules are drawn with `noise_key` (see `agentgym.rewards.noise`); the
+        report carries the training step, the resolved schedule values and the noise applied.
         """
         if mode not in MODES:
             raise SpecError(f"mode: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
         if reward_invalid:
-            return self._invalid_report(len(steps), mode)
+            return self._stamp(self._invalid_report(len(steps), mode), noise_key, [])
+        changed: list[dict[str, Any]] = []
+        if self.noise:
+            steps, trajectory, changed = apply_noise(self.noise, steps, trajectory, noise_key)
         try:
-            return self._score(steps, trajectory, mode)
+            report = self._score(steps, trajectory, mode)
         except ComponentUnavailable as exc:
-            return self._invalid_report(len(steps), mode, reason=str(exc))
+            report = self._invalid_report(len(steps), mode, reason=str(exc))
+        return self._stamp(report, noise_key, changed)
+
+    def _stamp(self, report: RewardReport, noise_key: str | None, changed: list[dict[str, Any]]) -> RewardReport:
+        """The schedule's step and values, and the noise applied, into the report (for re-scoring)."""
+        if self.training_step is not None or self.schedule:
+            report.training_step = self.training_step or 0
+            report.schedule = dict(self.schedule)
+        if self.noise:
+            report.noise_key = noise_key
+            report.noise = changed
+        return report
 
     def _score(
         self, steps: Sequence[Mapping[str, Any]], trajectory: Mapping[str, Any], mode: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -52,6 +54,13 @@ class RewardReport(BaseModel):
     reward_invalid: bool = False
     spec_name: str = ""
     warnings: list[str] = Field(default_factory=list)
+    # schedules and noise (absent when the spec has none): the training step the spec was
+    # resolved at, each scheduled number's value then ("levels.1.weight": 0.3), the episode's
+    # noise key and every value the noise changed (component, step, original, noised)
+    training_step: int | None = Field(default=None, exclude_if=lambda v: v is None)
+    schedule: dict[str, float] | None = Field(default=None, exclude_if=lambda v: v is None)
+    noise_key: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    noise: list[dict[str, Any]] | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def level(self, name: str) -> LevelReport:
         for level in self.levels:

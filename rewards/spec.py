@@ -41,6 +41,8 @@ from pydantic import (
 )
 
 from agentgym.rewards.judges.config import JudgeConfig
+from agentgym.rewards.noise import NoiseRule
+from agentgym.rewards.schedules import Schedule, Scheduled, resolve
 
 if TYPE_CHECKING:
     from agentgym.rewards.engine import CompiledSpec
@@ -81,14 +83,15 @@ class _Strict(BaseModel):
 
 
 class Bounds(_Strict):
-    """Closed interval; either end may be left open (None)."""
+    """Closed interval; either end may be left open (None) or be a `Schedule` over training steps."""
 
-    min: float | None = None
-    max: float | None = None
+    min: Scheduled | None = None
+    max: Scheduled | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Bounds:
-        if self.min is not None and self.max is not None and self.min > self.max:
+        scheduled = isinstance(self.min, Schedule) or isinstance(self.max, Schedule)
+        if not scheduled and self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
         return self
 
@@ -110,7 +113,7 @@ class Gate(_Strict):
     gates still count (so penalties cannot be escaped by failing the outcome).
     """
 
-    threshold: float
+    threshold: Scheduled
     op: Literal[">=", ">"] = ">="
     eps: float = Field(default=1e-9, ge=0.0)
     soft_temperature: float | None = Field(default=None, gt=0.0)
@@ -136,7 +139,7 @@ class Level(_Strict):
     )
     transform: Literal["none", "delta", "potential"] = "none"
     clip: Clip | None = None
-    weight: float = 1.0
+    weight: Scheduled = 1.0
     gate: Gate | None = None
     lazy: bool = False
     description: str | None = None
@@ -208,6 +211,17 @@ class RewardSpec(_Strict):
         default_factory=dict,
         description="model-based components: name -> judge config (see agentgym.rewards.judges)",
     )
+    training_step: int | None = Field(
+        default=None,
+        ge=0,
+        exclude_if=lambda v: v is None,
+        description="the training step the schedules are resolved at (None: step 0); set by `at_step`",
+    )
+    noise: list[NoiseRule] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="reward noise: rules that flip or perturb a fraction of a component's values (seeded)",
+    )
 
     _compiled: CompiledSpec | None = PrivateAttr(default=None)
 
@@ -277,11 +291,59 @@ class RewardSpec(_Strict):
         return self._compiled
 
     def gate_threshold(self, index: int) -> float | None:
-        """The effective threshold of level `index`'s gate (success_only applied), or None."""
+        """The effective threshold of level `index`'s gate (success_only applied; a schedule
+        resolved at `training_step`), or None."""
         level = self.levels[index]
         if index == 0 and self.success_only:
             return max(level.values.values())  # type: ignore[union-attr]
-        return level.gate.threshold if level.gate is not None else None
+        return resolve(level.gate.threshold, self.step) if level.gate is not None else None
+
+    # ------------------------------------------------------------------ schedules and noise
+    @property
+    def step(self) -> int:
+        """The training step schedules resolve at (0 until `at_step` sets one)."""
+        return self.training_step or 0
+
+    def at_step(self, step: int) -> RewardSpec:
+        """The same spec with its schedules resolved at training step `step` (stamped into the
+        spec, so a record's stored spec re-scores with the exact values used)."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise SpecError(f"training_step: must be a non-negative integer, got {step!r}")
+        if step == self.training_step:
+            return self
+        copy = self.model_copy(update={"training_step": step})
+        copy._compiled = None  # the compiled form holds the resolved values
+        return copy
+
+    def schedule_values(self) -> dict[str, float]:
+        """Every scheduled number resolved at `training_step`: {"levels.1.weight": 0.3, ...}."""
+        out: dict[str, float] = {}
+        step = self.step
+        for index, level in enumerate(self.levels):
+            where = f"levels.{index}"
+            if isinstance(level.weight, Schedule):
+                out[f"{where}.weight"] = level.weight.at(step)
+            if level.gate is not None and isinstance(level.gate.threshold, Schedule):
+                out[f"{where}.gate.threshold"] = level.gate.threshold.at(step)
+            clip = level.clip
+            for name, bounds in (("clip", clip), ("clip.total", clip.total if clip is not None else None)):
+                for end in ("min", "max"):
+                    value = getattr(bounds, end) if bounds is not None else None
+                    if isinstance(value, Schedule):
+                        out[f"{where}.{name}.{end}"] = value.at(step)
+        return out
+
+    @property
+    def has_schedules(self) -> bool:
+        return bool(self.schedule_values())
+
+    def without_noise(self) -> RewardSpec:
+        """The same spec without its noise rules: re-scoring with it undoes the noise."""
+        if not self.noise:
+            return self
+        copy = self.model_copy(update={"noise": []})
+        copy._compiled = None
+        return copy
 
     def with_mode(self, mode: str) -> RewardSpec:
         """The same spec under another mode (one of MODES)."""
@@ -312,13 +374,17 @@ class RewardSpec(_Strict):
         *,
         reward_invalid: bool = False,
         mode: str | None = None,
+        noise_key: str | None = None,
     ) -> RewardReport:
         """Finalize an episode: all three returns, per-level state, and the per-step trace.
 
-        Works on stored components alone (offline re-scoring needs no env).
+        Works on stored components alone (offline re-scoring needs no env). `noise_key` names
+        the episode for the spec's noise rules (the env passes "TASK_ID/SEED"; re-scoring passes
+        the report's `noise_key` to draw the same noise).
         """
         return self.compiled.score(
-            step_components, trajectory_components, reward_invalid=reward_invalid, mode=mode or self.mode
+            step_components, trajectory_components, reward_invalid=reward_invalid, mode=mode or self.mode,
+            noise_key=noise_key,
         )
 
 
@@ -342,7 +408,7 @@ def _non_finite(value: Any, path: str = "") -> str | None:
 # ---------------------------------------------------------------------- loading and errors
 def _field_names() -> list[str]:
     names: set[str] = set()
-    for model in (Bounds, Clip, Gate, Level, RewardSpec, JudgeConfig):
+    for model in (Bounds, Clip, Gate, Level, RewardSpec, JudgeConfig, Schedule, NoiseRule):
         names.update(model.model_fields)
     return sorted(names)
 
@@ -351,7 +417,7 @@ def format_validation_error(exc: ValidationError, source: str | None = None) -> 
     """One line per problem, each starting with the dotted path of the bad field."""
     lines = []
     for error in exc.errors():
-        loc = ".".join(str(part) for part in error["loc"]) or "<spec>"
+        loc = ".".join(str(part) for part in error["loc"] if not str(part).startswith("<")) or "<spec>"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             key = str(error["loc"][-1]) if error["loc"] else ""

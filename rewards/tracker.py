@@ -26,11 +26,12 @@ EMISSIONS = ("terminal", "dense")
 class RewardTracker:
     """Collects one episode's step components; emits rewards; finalizes the report."""
 
-    def __init__(self, spec: RewardSpec, emission: str = "terminal") -> None:
+    def __init__(self, spec: RewardSpec, emission: str = "terminal", noise_key: str | None = None) -> None:
         if emission not in EMISSIONS:
             raise ValueError(f"emission must be one of {EMISSIONS}, got {emission!r}")
         self.spec = spec
         self.emission = emission
+        self.noise_key = noise_key  # names the episode for the spec's noise rules
         self.compiled = spec.compiled
         self.steps: list[dict[str, Any]] = []
         self.emitted: list[float] = []
@@ -77,7 +78,8 @@ class RewardTracker:
     ) -> tuple[RewardReport, float]:
         """Finalize: (report, correction to add to the last emitted reward)."""
         report = self.compiled.score(
-            self.steps, trajectory_components, reward_invalid=reward_invalid, mode=self.spec.mode
+            self.steps, trajectory_components, reward_invalid=reward_invalid, mode=self.spec.mode,
+            noise_key=self.noise_key,
         )
         self.report = report
         return report, report.return_ - sum(self.emitted)

@@ -36,6 +36,11 @@ python -m pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 
 python -m pip install -q mcp-server-git mcp-server-time unidiff  # unidiff: swebench's log parsers import it
 # BFCL data, SWE-bench's log parsers and TRL without their pins (they would move torch/transformers)
 python -m pip install -q --no-deps bfcl-eval "swebench==5.0.2" "trl==1.16.0"
+# trainer adapters (tests/adapters): skyrl-gym is light; skyrl-train (whose generator loop drives it) is
+# published for Python 3.12 only with GPU pins, so its pure-Python wheel is unpacked without deps
+python -m pip install -q "skyrl-gym==0.4.0"
+[ -d .venv/skyrl-train-src/skyrl_train ] || python -m pip install -q --no-deps --ignore-requires-python \
+  --target .venv/skyrl-train-src "skyrl-train==0.3.1"
 
 log "starting the Docker engine"
 bash scripts/start-dockerd.sh

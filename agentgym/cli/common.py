@@ -220,7 +220,8 @@ def check_agent_env(env_id: str) -> Any:
     from agentgym.env import AgentEnv
 
     target = env_class(env_id)
-    if inspect.isclass(target) and not issubclass(target, AgentEnv):
+    stands_in = getattr(target, "stands_in_for_agent_env", False)  # e.g. the env-server client
+    if inspect.isclass(target) and not issubclass(target, AgentEnv) and not stands_in:
         fail(
             f"{env_id} is not an agentgym env ({target.__module__}.{target.__qualname__} is not an AgentEnv); "
             "agentgym runs agents in text/tool-call envs: see `agentgym list`"

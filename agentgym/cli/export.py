@@ -1,4 +1,5 @@
-"""`agentgym export samples RUN.jsonl --format hf|trl|verl|skyrl --out OUT`: records -> training samples.
+"""`agentgym export samples RUN.jsonl --format hf|trl|verl|skyrl --out OUT`: records -> training samples;
+`agentgym export pairs RUN.jsonl --out PAIRS.jsonl`: preference pairs per task group (`agentgym.pairs`).
 
 See `agentgym.export` for what a sample holds, the advantage estimators and the drift policy
 (a turn whose prompt does not extend the previous prompt + completion starts a new sample).
@@ -57,5 +58,47 @@ def samples(
     if summary.samples == 0:
         fail(f"no sample to export from {run}: " + "; ".join(summary.lines()[:1]), EXIT_FAILURE)
     console.print(f"wrote {summary.samples} {format_} sample(s) to {out}", highlight=False)
+    for line in summary.lines():
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+
+
+@app.command("pairs")
+def pairs(
+    run: Annotated[
+        Path, typer.Argument(help="trajectory file (JSONL) with task groups (`--group-size` > 1)")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file of preference rows to write")],
+    strategy: Annotated[
+        str, typer.Option(help="best-worst (one pair per group) | all (every ordered pair with different returns)")
+    ] = "best-worst",
+    mode: Annotated[
+        str | None, typer.Option(help="gated | direct | outcome (default: the mode of each record's report)")
+    ] = None,
+    margin: Annotated[float, typer.Option(min=0.0, help="the chosen return must exceed the rejected by more")] = 0.0,
+) -> None:
+    """Preference pairs per task group for DPO (TRL's DPOTrainer format; exact token ids when recorded)."""
+    from agentgym.cli.common import EXIT_FAILURE, check_output_path, console, fail
+    from agentgym.errors import TrajectoryError
+    from agentgym.export import MODES
+    from agentgym.pairs import STRATEGIES, export_pairs
+
+    if strategy not in STRATEGIES:
+        fail(f"--strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if mode is not None and mode not in MODES:
+        fail(f"--mode {mode!r}: choose one of {', '.join(MODES)}")
+    if not run.is_file():
+        fail(f"trajectory file not found: {run}")
+    check_output_path(out, "--out")
+    if out.resolve() == run.resolve():
+        fail(f"--out {out}: refusing to overwrite the trajectory file")
+    try:
+        summary = export_pairs(run, out, strategy=strategy, mode=mode, margin=margin)
+    except TrajectoryError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}", EXIT_FAILURE)
+    if summary.pairs == 0:
+        fail(f"no pair in {run}: " + "; ".join(summary.lines()), EXIT_FAILURE)
+    console.print(f"wrote {summary.pairs} pair(s) to {out}", highlight=False)
     for line in summary.lines():
         console.print(f"  {line}", highlight=False, soft_wrap=True)

@@ -74,7 +74,10 @@ SUB_APPS = [
     ("agentgym.cli.judge", "app", app, "judge"),
     ("agentgym.cli.report", "app", app, "report"),
     ("agentgym.cli.train", "train_command", train_app, "grpo"),
+    ("agentgym.cli.train_sft", "sft_command", train_app, "sft"),
     ("agentgym.cli.export", "app", app, "export"),
+    ("agentgym.cli.gateway", "gateway_command", app, "gateway"),
+    ("agentgym.cli.env_server", "app", app, "env"),
 ]
 GROUPS = {"tasks": tasks_app, "train": train_app}
 
@@ -114,7 +117,15 @@ _mount_all()
 RewardOpt = Annotated[
     str | None, typer.Option("--reward", "-r", help="gated | direct | outcome | path to a RewardSpec YAML")
 ]
-ExecutorOpt = Annotated[str, typer.Option("--executor", help="local | ray (envs as Ray actors)")]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="local | process (--concurrency worker processes play whole episodes: CPU-bound envs) | ray (envs as Ray actors)",
+    ),
+]
+from agentgym.cli.mixture import MixtureOpt  # noqa: E402 - `--env ID:WEIGHT` (env mixtures)
+
 EnvArgOpt = Annotated[
     list[str] | None, typer.Option("--env-arg", "-e", help="env keyword argument key=value")
 ]
@@ -193,8 +204,8 @@ def _rollout(
         for name, value in (("--episodes", episodes), ("--group-size", group_size),
                             ("--concurrency", concurrency), ("--max-turns", max_turns)):
             check_positive(name, value)
-        if executor not in ("local", "ray"):
-            fail(f"--executor must be local or ray, got {executor!r}")
+        if executor not in ("local", "process", "ray"):
+            fail(f"--executor must be local, process or ray, got {executor!r}")
         if task is not None and not all(t.strip() for t in task):
             fail("--task: empty task id")
         check_output_path(out, "--out")
@@ -286,6 +297,22 @@ def _print_summary(records: list[Any], title: str) -> dict[str, Any]:
     return summary
 
 
+def _mixture(env_id: str | None, mix: list[str] | None, task: list[str] | None, title: str, *args: Any) -> bool:
+    """Hand a `--env ID:WEIGHT` mixture over to `agentgym.cli.mixture` (True when it ran)."""
+    if not mix:
+        if env_id is None:
+            fail("Missing argument 'ENV_ID': give an env id (see `agentgym list`) or a mixture: --env ID:WEIGHT ...")
+        return False
+    if env_id is not None or task:
+        fail("--env plays a mixture: leave out ENV_ID and --task")
+    from agentgym.cli.mixture import run_mixture_command
+
+    keys = ("policy_spec", "groups", "reward", "out", "seed", "group_size", "concurrency", "max_turns", "env_args",
+            "resume", "executor", "json_out")  # fmt: skip
+    run_mixture_command(entries=mix, title=title, **dict(zip(keys, args, strict=True)))
+    return True
+
+
 PolicyOpt = Annotated[
     str, typer.Option("--policy", "-p", help="random | oracle | scripted:A|B | smollm2 | hf:PATH | vllm:URL#MODEL ...")
 ]
@@ -302,7 +329,7 @@ ResumeOpt = Annotated[bool, typer.Option(help="skip episodes this configuration 
 
 @app.command()
 def run(
-    env_id: Annotated[str, typer.Argument(help="a Gymnasium id (see `agentgym list`), or module:id")],
+    env_id: Annotated[str | None, typer.Argument(help="a Gymnasium id (see `agentgym list`), or module:id")] = None,
     policy: PolicyOpt = "random",
     episodes: Annotated[int, typer.Option("--episodes", "-n", min=1, help="number of tasks (groups) to play")] = 1,
     reward: RewardOpt = None,
@@ -315,9 +342,24 @@ def run(
     task: TaskOpt = None,
     resume: ResumeOpt = True,
     executor: ExecutorOpt = "local",
+    mix: MixtureOpt = None,
+    branch: Annotated[str | None, typer.Option("--branch", help="K@TURNS: per episode, a tree: K continuations "
+                                               "restored from a snapshot after each of TURNS (e.g. 4@1,3)")] = None,
 ) -> None:
     """Play episodes with a policy and write a replayable trajectory file (owned by this run
     while it plays: a second run writing it fails at once, naming this one)."""
+    if branch is not None:  # trees of episodes (agentgym.tree)
+        from agentgym.cli.tree import run_branched
+
+        records = run_branched(env_id, policy, branch, episodes=episodes, reward=reward, out=out, seed=seed,
+                               max_turns=max_turns, env_args=env_arg, task=task)
+        if out is not None:
+            console.print(f"wrote {len(records)} episode(s) to {out}\nreplay with: agentgym replay {out}")
+        _check_valid(records, out)
+        return
+    if _mixture(env_id, mix, task, "run", policy, episodes, reward, out, seed, group_size, concurrency, max_turns,
+                env_arg, resume, executor, None):  # fmt: skip
+        return
     records, out, _, _ = _rollout(
         env_id, policy, episodes, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume,
         executor,
@@ -331,7 +373,7 @@ def run(
 
 @app.command("eval")
 def evaluate(
-    env_id: Annotated[str, typer.Argument(help="a Gymnasium id (see `agentgym list`), or module:id")],
+    env_id: Annotated[str | None, typer.Argument(help="a Gymnasium id (see `agentgym list`), or module:id")] = None,
     policy: PolicyOpt = "random",
     n: Annotated[int, typer.Option("--n", "-n", min=1, help="number of tasks")] = 10,
     reward: RewardOpt = None,
@@ -345,8 +387,12 @@ def evaluate(
     resume: ResumeOpt = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the metrics as JSON")] = None,
     executor: ExecutorOpt = "local",
+    mix: MixtureOpt = None,
 ) -> None:
     """Evaluate a policy: success/resolve, completion, turns, pass@k, returns under every mode."""
+    if _mixture(env_id, mix, task, "eval", policy, n, reward, out, seed, group_size, concurrency, max_turns,
+                env_arg, resume, executor, json_out):  # fmt: skip
+        return
     played, out, agent, env_kwargs = _rollout(
         env_id, policy, n, reward, out, seed, group_size, concurrency, max_turns, env_arg, task, resume, executor,
         json_out,

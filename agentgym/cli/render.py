@@ -43,7 +43,8 @@ def step_panel(step: StepRecord, *, limit: int = 2000) -> Panel:
         lp = step.tokens.logprobs or []
         mean_lp = sum(lp) / len(lp) if lp else float("nan")
         body.append(f"\ntokens: {n} generated, mean logprob {mean_lp:.3f}", style="dim")
-    return Panel(body, title=f"turn {step.turn}", title_align="left")
+    shared = " (shared with the parent episode)" if step.policy_meta.get("shared_prefix") else ""
+    return Panel(body, title=f"turn {step.turn}{shared}", title_align="left")
 
 
 def report_table(record: EpisodeRecord) -> Table:
@@ -69,6 +70,11 @@ def episode_header(record: EpisodeRecord, index: int | None = None) -> Text:
     if record.group_id:
         text.append(f"  group={record.group_id}/{record.sample_index}")
     text.append(f"  policy={record.policy.get('name', '?')}")
+    tree_id = getattr(record, "tree_id", None)
+    if tree_id is not None:  # a tree episode (agentgym.tree)
+        parent = getattr(record, "parent_episode_id", None)
+        text.append(f"\ntree={tree_id}  " + (f"branched from {parent} after turn {getattr(record, 'branch_turn', '?')}"
+                                              if parent else "root"), style="cyan")
     return text
 
 

@@ -29,7 +29,7 @@ def _parse_kv(items: list[str] | None) -> dict:
 
 
 def train_command(
-    env: Annotated[str, typer.Option("--env", help="Env id (see `agentgym list`).")],
+    env: Annotated[list[str], typer.Option("--env", help="Env id (see `agentgym list`); repeat as ID:WEIGHT for a mixture of envs.")],
     policy: Annotated[str, typer.Option("--policy", help="Model: smollm2 | hf:PATH | PATH | tiny[:TOKENIZER] | a checkpoint dir.")] = "smollm2",
     reward: Annotated[str, typer.Option("--reward", help="gated | direct | outcome | a reward-spec YAML path.")] = "gated",
     out: Annotated[Path, typer.Option("--out", help="Run directory (metrics.jsonl, rollouts.jsonl, checkpoints).")] = Path("runs/grpo"),
@@ -43,7 +43,8 @@ def train_command(
     actions: Annotated[str | None, typer.Option("--actions", help="Constrained decoding to these comma-separated words (+ end token), e.g. work,noop,submit.")] = None,
     system_prompt: Annotated[str | None, typer.Option("--system-prompt", help="The agent's system prompt (replaces the env's).")] = None,
     env_arg: Annotated[list[str] | None, typer.Option("--env-arg", help="Env kwarg KEY=VALUE (JSON values), repeatable.")] = None,
-    advantage: Annotated[str, typer.Option(help="trajectory | turn (from the report's step_rewards).")] = "trajectory",
+    advantage: Annotated[str, typer.Option(help="trajectory | turn (from the report's step_rewards) | tree (sibling-relative; needs --tree-branch).")] = "trajectory",
+    tree_branch: Annotated[str | None, typer.Option("--tree-branch", help="Roll out trees: K continuations from each of TURNS (K@TURNS, e.g. 2@1,2); one tree per group sample.")] = None,
     clip_eps: Annotated[float, typer.Option("--clip-eps")] = 0.2,
     beta_kl: Annotated[float, typer.Option("--beta-kl", help="KL-to-reference coefficient (0: no reference model).")] = 0.0,
     ppo_epochs: Annotated[int, typer.Option("--ppo-epochs")] = 1,
@@ -57,20 +58,59 @@ def train_command(
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue from a checkpoint directory.")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="Stop after this many seconds (finishing the current step).")] = None,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu | cuda | cuda:N: where the model, rollouts and updates run.")] = "cpu",
+    eval_every: Annotated[int, typer.Option("--eval-every", help="Held-out evaluation (greedy, --eval-split tasks) before training, every N steps and after (0: none); eval.jsonl.")] = 0,
+    eval_split: Annotated[str, typer.Option("--eval-split", help="The split evaluated with --eval-every.")] = "test",
+    eval_episodes: Annotated[int | None, typer.Option("--eval-episodes", help="Evaluate on the first N tasks of the split (default: all).")] = None,
+    records: Annotated[Path | None, typer.Option("--records", help="Train on the episodes of this trajectory file (e.g. a harness's, recorded through the gateway) instead of playing rollouts; each step uses all of it.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No per-step console lines.")] = False,
+    curriculum: Annotated[str | None, typer.Option("--curriculum", help="difficulty | success_rate: which tasks each step plays (agentgym.curriculum).")] = None,
+    curriculum_split: Annotated[str | None, typer.Option("--curriculum-split", help="The named task split the curriculum draws from.")] = None,
 ) -> None:
     """Train a policy with multi-turn GRPO on an agentgym env under a reward mode."""
     import warnings
 
     from agentgym.baselines.train.grpo import GRPOConfig, GRPOTrainer
+    from agentgym.cli.common import fail
+    from agentgym.tree import parse_branch
 
+    if tree_branch is not None:
+        try:
+            parse_branch(tree_branch)
+        except ValueError as exc:
+            fail(str(exc).replace("--branch", "--tree-branch"))
+    if tree_branch is not None and rollout_backend == "ray":
+        fail("--tree-branch plays trees in this process: use --rollout local or vllm, not ray")
+    if advantage == "tree" and tree_branch is None:
+        fail("--advantage tree needs --tree-branch K@TURNS (the trees it compares siblings in)")
+    if records is not None:
+        from agentgym.baselines.gateway.training import recorded_batch
+
+        try:
+            recorded_batch(records)  # readable, with token ids: checked before the model loads
+        except ValueError as exc:
+            fail(str(exc))
     warnings.filterwarnings("ignore", message=".*dominance.*")
     deadline = time.time() + time_limit if time_limit else None
     if resume is not None:
         trainer = GRPOTrainer.resume(resume, console=not quiet, steps=steps, out_dir=str(out))
     else:
+        from agentgym.mixture import MixtureError, parse_entry
+
+        try:
+            entries = [parse_entry(e) for e in env]
+        except MixtureError as exc:
+            fail(str(exc))
+        mixed = len(entries) > 1
+        if mixed and (tree_branch is not None or rollout_backend == "ray"):
+            fail("a mixture of envs (--env repeated) trains with --rollout local or vllm, without --tree-branch")
+        if curriculum is not None and curriculum not in ("difficulty", "success_rate"):
+            fail(f"--curriculum must be difficulty or success_rate, got {curriculum!r}")
         config = GRPOConfig(
-            env_id=env,
+            env_id=entries[0].env_id,
+            mixture=list(env) if mixed else None,
+            curriculum=curriculum,
+            curriculum_split=curriculum_split,
             env_kwargs=_parse_kv(env_arg),
             reward=reward,
             model=policy,
@@ -93,9 +133,15 @@ def train_command(
             minibatches=minibatches,
             micro_batch_episodes=micro_batch,
             advantage=advantage,
+            tree_branch=tree_branch,
             trainable_layers=trainable_layers,
             save_every=save_every,
             threads=threads,
+            device=device,
+            eval_every=eval_every,
+            eval_split=eval_split,
+            eval_episodes=eval_episodes,
+            records=str(records) if records is not None else None,
         )
         trainer = GRPOTrainer(config, console=not quiet)
     rows = trainer.train(deadline=deadline)

@@ -211,7 +211,12 @@ def _replay_once(
         return diverge(0, "prompt", record.prompt, prompt, _first_line_diff(record.prompt, prompt))
 
     final_info: dict[str, Any] = {}
-    for step in record.steps:
+    reseeds = {int(turn): int(seed) for turn, seed in getattr(record, "branch_reseeds", None) or []}
+    for index, step in enumerate(record.steps):
+        if index in reseeds:  # a tree episode (agentgym.tree): its env RNG was reseeded at this branch
+            from agentgym.snapshot import restore_env
+
+            restore_env(env, env.unwrapped.snapshot(), seed=reseeds[index])
         observation, reward, terminated, truncated, info = env.step(_action_of(step))
         counter[0] += 1
         replayed = {

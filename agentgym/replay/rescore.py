@@ -176,8 +176,12 @@ def rescore_record(record: EpisodeRecord, spec: RewardSpec) -> RewardReport:
             f"spec {spec.name!r} has judges ({', '.join(spec.judges)}) whose scores are not stored in the record: "
             "re-score with `agentgym judge rescore`, which runs the judge models"
         )
+    noise_key = record.report.noise_key if record.report is not None else None  # the noise the env drew
     return spec.score(
-        record.step_components, record.trajectory_components, reward_invalid=record.reward_invalid
+        record.step_components,
+        record.trajectory_components,
+        reward_invalid=record.reward_invalid,
+        noise_key=noise_key,
     )
 
 

@@ -170,6 +170,8 @@ class Detail:
     zero_variance_series: dict[str, Series]
     groups: int
     indicators: list[Indicator]
+    #: mean per valid episode of each cost metric (`cost_*`: tool calls, tokens, wall-clock seconds)
+    costs: dict[str, float] = field(default_factory=dict)
 
     @property
     def by_step(self) -> bool:
@@ -323,6 +325,7 @@ def compute_detail(records: Sequence[EpisodeRecord]) -> Detail:
         for m in metric_names
         if m not in rate_names
         and m not in NOT_RATES
+        and not m.startswith("cost_")
         and all(0.0 <= float(r.metrics.get(m, 0.0)) <= 1.0 for _, r in valid)
     ]
     rates = {
@@ -396,7 +399,23 @@ def compute_detail(records: Sequence[EpisodeRecord]) -> Detail:
         zero_variance_series=zero_series,
         groups=len({key for _, _, key in grouped}),
         indicators=_indicators(valid, scored, by_step),
+        costs=_costs(valid, metric_names),
     )
+
+
+def _costs(valid: Sequence[tuple[Any, EpisodeRecord]], metric_names: Sequence[str]) -> dict[str, float]:
+    """Mean per valid episode of each `cost_*` metric; wall-clock from the record when the env kept it out.
+
+    Envs report `cost_seconds` only when a spec reads it (their `info` stays deterministic), so
+    the report falls back on the episode's recorded duration (policy time included)."""
+    costs = {
+        m: float(np.mean([float(r.metrics[m]) for _, r in valid if m in r.metrics]))
+        for m in metric_names if m.startswith("cost_")
+    }  # fmt: skip
+    durations = [r.duration_s for _, r in valid if r.duration_s > 0]
+    if "cost_seconds" not in costs and durations:
+        costs["cost_seconds"] = float(np.mean(durations))
+    return costs
 
 
 def compute_row(
@@ -494,6 +513,12 @@ def compute_report_data(
                 "outcome return": None if rep is None or r.reward_invalid else rep.return_outcome,
             }
         )
+    if any(getattr(r, "tree_id", None) for r in records):  # trees (agentgym.tree): where each episode sits
+        index_of = {r.episode_id: i for i, r in enumerate(records)}
+        for row, r in zip(episode_rows, records, strict=False):
+            parent = getattr(r, "parent_episode_id", None)
+            row["tree"] = (f"#{index_of.get(parent, '?')} after turn {getattr(r, 'branch_turn', '?')}" if parent
+                           else "root" if getattr(r, "tree_id", None) else "")
     valid = sum(not r.reward_invalid for r in records)
     return ReportData(
         title=title,

@@ -199,6 +199,15 @@ def _detail_html(detail: Detail, prefix: str) -> str:
             f"{_figure(cid('rates-overall'), 'overall rates', bars)}</div></div>"
         )
 
+    if detail.costs:
+        cells = "".join(f"<tr><td>{_e(name)}</td><td>{_e(f'{value:.4g}')}</td></tr>" for name, value in detail.costs.items())
+        parts.append(
+            '<div class="block" data-block="costs"><h3>Costs per episode</h3>'
+            '<p class="note">Means over valid episodes: tool calls, completion tokens (when the policy reports '
+            "them) and the env's wall-clock seconds (agentgym.env cost components).</p>"
+            f"<table><tr><th>cost</th><th>mean</th></tr>{cells}</table></div>"
+        )
+
     if detail.gate_open:
         bars = charts.bar_chart(cid("gates"), detail.gate_open, y_label="gate-open rate", ylim=(0, 1.1))
         curve = charts.line_chart(

@@ -1,10 +1,11 @@
 """BM25 retrieval on bm25s indexes: build, save, load, search.
 
 The index is bm25s's (Lucene BM25 variant by default, scores precomputed per term and document in
-a sparse CSC matrix). Queries run through a numba-compiled top-k kernel when numba is installed
-(sub-millisecond at 100k documents), else through numpy; both return the same rankings, ties
-broken by corpus order. Saved indexes hold bm25s's files, the tokenizer settings and the corpus,
-so `BM25Retriever.load(dir)` needs nothing else.
+a sparse CSC matrix). Queries on large corpora run through a numba-compiled top-k kernel when numba
+is installed (sub-millisecond at 100k documents), on small ones through numpy (no JIT to start);
+both return the same rankings, ties broken by corpus order. Saved indexes hold bm25s's files, the
+tokenizer settings and the corpus, so `BM25Retriever.load(dir)` needs nothing else.
+`agentgym.retrieval.index_cache` keeps built indexes on disk, keyed by the corpus content.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agentgym.retrieval._kernels import NUMBA_AVAILABLE, topk_scores
+from agentgym.retrieval._kernels import resolve_backend, topk_scores
 from agentgym.retrieval.corpus import Corpus
 from agentgym.retrieval.tokenizer import WordTokenizer
 from agentgym.retrieval.types import Hit
@@ -39,13 +40,29 @@ class BM25Retriever:
 
     name = "bm25"
 
-    def __init__(self, corpus: Corpus, model: Any, tokenizer: WordTokenizer, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        model: Any,
+        tokenizer: WordTokenizer,
+        backend: str = "auto",
+        *,
+        scores: dict[str, Any] | None = None,
+        vocab: dict[str, int] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        """From a bm25s model, or (model None) from its score matrix, vocabulary and parameters."""
         self.corpus = corpus
-        self.model = model  # bm25s.BM25
+        self._model = model  # bm25s.BM25, made on demand when the index came from arrays
         self.tokenizer = tokenizer
         self.backend = backend
-        self.vocab: dict[str, int] = model.vocab_dict
-        scores = model.scores
+        if model is not None:
+            vocab, scores = model.vocab_dict, model.scores
+            params = {"k1": model.k1, "b": model.b, "method": model.method}
+        if scores is None or vocab is None:
+            raise ValueError("BM25Retriever needs a bm25s model, or scores and vocab")
+        self.vocab: dict[str, int] = vocab
+        self.params: dict[str, Any] = dict(params or {})
         self._data = np.ascontiguousarray(scores["data"])
         self._indices = np.ascontiguousarray(scores["indices"]).astype(np.int64, copy=False)
         self._indptr = np.ascontiguousarray(scores["indptr"]).astype(np.int64, copy=False)
@@ -56,7 +73,23 @@ class BM25Retriever:
 
     @property
     def backend_name(self) -> str:
-        return "numba" if self.backend in ("auto", "numba") and NUMBA_AVAILABLE else "numpy"
+        return resolve_backend(self.backend, self._num_docs)
+
+    def score_arrays(self) -> dict[str, Any]:
+        """The CSC score matrix: data, indices, indptr, num_docs."""
+        return {"data": self._data, "indices": self._indices, "indptr": self._indptr, "num_docs": self._num_docs}
+
+    @property
+    def model(self) -> Any:
+        """The bm25s model (rebuilt from the score matrix when the index was loaded from arrays)."""
+        if self._model is None:
+            bm25s = _require_bm25s()
+            model = bm25s.BM25(**self.params, backend="numpy")
+            model.scores = self.score_arrays()
+            model.vocab_dict = self.vocab
+            model.nonoccurrence_array = None  # our kernels score without it
+            self._model = model
+        return self._model
 
     # ------------------------------------------------------------------ build / save / load
     @classmethod

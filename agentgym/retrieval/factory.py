@@ -1,4 +1,5 @@
-"""Build or load retrievers by name, memoized per process so many envs share one index."""
+"""Build or load retrievers by name, memoized per process so many envs share one index (BM25
+indexes also on disk across processes: `agentgym.retrieval.index_cache`)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,13 @@ def retriever_for_corpus(
     with _LOCK:
         found = _CACHE.get(key)
         if found is None:
-            found = load_retriever(index) if index else build_retriever(corpus, kind)
+            if index:
+                found = load_retriever(index)
+            elif kind == "bm25":  # built once per corpus content, then loaded from the disk cache
+                from agentgym.retrieval.index_cache import cached_bm25
+
+                found = cached_bm25(corpus)
+            else:
+                found = build_retriever(corpus, kind)
             _CACHE[key] = found
         return found

@@ -14,7 +14,14 @@
 
 Assistant messages are always rendered from the text the model produced: when the content already
 holds the `<tool_call>` blocks, the structured `tool_calls` are dropped before rendering so no
-template renders the calls twice.
+template renders the calls twice. An assistant message's `reasoning_content` is given to the
+template (Qwen3's and DeepSeek-R1's read it, and drop it from turns before the last user message);
+a template that ignores it renders the turn without its reasoning.
+
+`render_suffix_ids` gives the tokens a template puts after a completion. For a template that rewrites
+the completion's own turn (drops its reasoning, re-renders its calls), the turn is rendered with a
+placeholder in its place and the suffix is what follows the placeholder, less the end-of-turn text
+the completion already holds: the exact sampled ids then stay in the next prompt.
 """
 
 from __future__ import annotations
@@ -91,12 +98,16 @@ class ChatFormat:
             if role == "assistant":
                 calls = message.get("tool_calls") or []
                 if "<tool_call>" in content or not calls:
-                    out.append({"role": "assistant", "content": content})
+                    item = {"role": "assistant", "content": content}
                 elif self.native_tools:
-                    out.append({"role": "assistant", "content": content, "tool_calls": [self._openai_call(c) for c in calls]})
+                    item = {"role": "assistant", "content": content, "tool_calls": [self._openai_call(c) for c in calls]}
                 else:
                     text = _tool_call_text(message)
-                    out.append({"role": "assistant", "content": f"{content}\n{text}" if content else text})
+                    item = {"role": "assistant", "content": f"{content}\n{text}" if content else text}
+                reasoning = message.get("reasoning_content")
+                if isinstance(reasoning, str) and reasoning:
+                    item["reasoning_content"] = reasoning
+                out.append(item)
             elif role == "tool":
                 if self.native_tools:
                     item = {"role": "tool", "content": content}
@@ -160,14 +171,26 @@ class ChatFormat:
         """
         base = self.render_text(messages[:n_before], tools, add_generation_prompt=True)
         full = self.render_text(messages, tools, add_generation_prompt=True)
-        if not full.startswith(base):
-            return None
-        rest = full[len(base):]
         completion = self.decode(completion_ids, skip_special_tokens=False)
-        if not rest.startswith(completion):
+        if full.startswith(base) and full[len(base):].startswith(completion):
+            # Tokenize the suffix on its own: the earlier ids are kept exactly as they were.
+            return self.encode(full[len(base) + len(completion):])
+        return self._suffix_after_placeholder(messages, tools, n_before, completion)
+
+    def _suffix_after_placeholder(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None,
+                                  n_before: int, completion: str) -> list[int] | None:
+        """The suffix when the template rewrites the completion's turn (module docstring)."""
+        if n_before >= len(messages) or messages[n_before].get("role") != "assistant":
             return None
-        # Tokenize the suffix on its own: the earlier ids are kept exactly as they were.
-        return self.encode(rest[len(completion):])
+        placeholder = "\x00agentgym-completion\x00"
+        swapped = [*messages[:n_before], {"role": "assistant", "content": placeholder}, *messages[n_before + 1:]]
+        rendered = self.render_text(swapped, tools, add_generation_prompt=True)
+        if rendered.count(placeholder) != 1:
+            return None
+        after = rendered[rendered.index(placeholder) + len(placeholder):]
+        # the end-of-turn text the model already produced (e.g. `<|im_end|>`) is not repeated
+        overlap = next((k for k in range(min(64, len(after), len(completion)), 0, -1) if completion.endswith(after[:k])), 0)
+        return self.encode(after[overlap:])
 
     def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = True) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)

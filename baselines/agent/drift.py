@@ -17,6 +17,20 @@ mismatching position, both token windows, decoded) and follows the configured fa
   a naive agent loop does); the violation is recorded so a trainer can drop or split the turn.
 - `"error"`: raise `TokenDriftError`.
 
+Every turn's `meta["layout"]` says which of the two token layouts its record uses (`layout_of`):
+
+- `"extends"`: the prompt is the previous prompt + completion + the template's suffix (one token
+  stream per episode; no drift, or drift in `warn` mode with the exact ids kept). Reasoning the
+  model sampled stays in the context exactly as sampled, even when the template would drop it.
+- `"restarts"`: the prompt is the template's fresh rendering (drift in `retokenize` mode, a template
+  with no append-only suffix, or observations omitted by the context policy). For reasoning models
+  this is the rendering the model was trained on (past reasoning dropped); the turn starts a new
+  sequence, and trainers must not join it to the previous turn.
+- `"start"`: the first turn of a conversation (or one this policy did not produce before).
+
+Either way each turn's `completion_token_ids` are exactly the sampled ids (reasoning included)
+and the loss mask covers exactly them (`loss_mask`).
+
 Conversations are matched without any episode id (one policy serves many concurrent episodes):
 a turn is keyed by the (role, text) fingerprint of the conversation up to and including the
 assistant message it produced, and the next request finds it by the fingerprint of its messages up
@@ -77,6 +91,35 @@ class TurnState:
     @property
     def history_ids(self) -> list[int]:
         return self.prompt_ids + self.completion_ids
+
+
+LAYOUTS = ("start", "extends", "restarts")
+
+
+def layout_of(state: TurnState | None, prompt_ids: Sequence[int]) -> str:
+    """The layout of a turn whose prompt is `prompt_ids`, after the turn `state` (module docstring)."""
+    if state is None:
+        return "start"
+    history = state.history_ids
+    return "extends" if list(prompt_ids[: len(history)]) == history else "restarts"
+
+
+def loss_mask(turns: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[tuple[list[int], list[int]]]:
+    """Training sequences and their loss masks from one episode's turns, `(prompt_ids,
+    completion_ids)` in order: a turn that extends the sequence so far continues it, any other
+    starts a new one. Each mask is 1 on exactly the sampled completion ids, 0 elsewhere (prompt,
+    env and tool text, template glue)."""
+    sequences: list[tuple[list[int], list[int]]] = []
+    for prompt, completion in turns:
+        prompt, completion = list(prompt), list(completion)
+        if sequences and prompt[: len(sequences[-1][0])] == sequences[-1][0]:
+            ids, mask = sequences[-1]
+            glue = prompt[len(ids):]
+            ids.extend(glue + completion)
+            mask.extend([0] * len(glue) + [1] * len(completion))
+        else:
+            sequences.append((prompt + completion, [0] * len(prompt) + [1] * len(completion)))
+    return sequences
 
 
 def first_mismatch(expected: Sequence[int], actual: Sequence[int]) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from agentgym.baselines.agent.chat import ChatFormat
 from agentgym.baselines.agent.context import ContextPolicy, omit_observations
-from agentgym.baselines.agent.drift import DriftGuard, TokenDriftError, TurnState
+from agentgym.baselines.agent.drift import DriftGuard, TokenDriftError, TurnState, layout_of
 
 
 @dataclass
@@ -79,6 +79,7 @@ class TurnBuilder:
         if state is not None and omitted != state.omitted:
             context_meta["reset"] = True  # a new token segment starts here (observations omitted)
         meta["context"] = context_meta
+        meta["layout"] = layout_of(state, prompt_ids)  # one token stream, or a new sequence from here
         budget = self.context.budget(len(prompt_ids), max_tokens)
         return PreparedTurn(view, prompt_ids, budget, turn, omitted, meta=meta)
 

@@ -12,8 +12,11 @@
 Model specs take options after `?`, joined by `&`: `temperature`, `top_p`, `max_tokens`, `seed`,
 `stop` (comma-separated), `drift` (warn | retokenize | error), `max_model_len`, `context`
 (truncate | stop), `chat_template` (path to a Jinja file), `tokenizer` (vllm), `device` (hf),
-`tools_mode` (openai: auto | native | prompt), `api_key_env` (openai). Example:
-`vllm:http://127.0.0.1:8000#smollm2?temperature=0.7&max_tokens=128`.
+`tools_mode` (openai: auto | native | prompt), `api_key_env` (openai), `tool_parser` and
+`reasoning_parser` (hf, vllm, vllm-engine: the model's reply format by vLLM's server flag names,
+`NAME`, `vllm:NAME` or `builtin:NAME`, see `agentgym.formats`; the policy's `describe()` names the
+implementation used). Example:
+`vllm:http://127.0.0.1:8000#smollm2?temperature=0.7&max_tokens=128&tool_parser=hermes`.
 Backends are imported lazily (torch, vllm and transformers load only when used).
 
 `make_policy` is the factory the `agentgym.policies` entry points (pyproject) name for these kinds;
@@ -40,7 +43,8 @@ _BOOL = {"logprobs", "token_ids", "enforce_eager"}
 _CHOICES = {"drift": ("warn", "retokenize", "error"), "context": ("truncate", "stop"),
             "tools_mode": ("auto", "native", "prompt")}
 _SAMPLING = {"temperature", "top_p", "max_tokens", "seed", "stop"}
-_TOKEN = _SAMPLING | {"drift", "chat_template", "max_model_len", "context", "min_completion_tokens", "system_prompt"}
+_TOKEN = _SAMPLING | {"drift", "chat_template", "max_model_len", "context", "min_completion_tokens", "system_prompt",
+                      "tool_parser", "reasoning_parser"}
 #: the `?` options each kind takes (a typo is refused, naming the close one)
 OPTIONS: dict[str, frozenset[str]] = {
     "hf": frozenset(_TOKEN | {"device", "dtype", "threads"}),

@@ -126,6 +126,9 @@ class OpenAIChatPolicy:
             ]}
         else:
             message = assistant_message(text)
+        reasoning = msg.get("reasoning_content") or msg.get("reasoning")  # a server's reasoning parser split it off
+        if isinstance(reasoning, str) and reasoning:
+            message["reasoning_content"] = reasoning
         logprobs = None
         content_lp = (choice.get("logprobs") or {}).get("content")
         if content_lp:

@@ -58,6 +58,10 @@ class GRPOConfig:
     group_size: int = 4
     task_ids: list[str] | None = None
     concurrency: int = 1
+    mixture: list[str] | None = None  # ID:WEIGHT: each step's groups drawn over these envs (agentgym.mixture)
+    curriculum: str | None = None  # difficulty | success_rate: the tasks of each step (agentgym.curriculum)
+    curriculum_split: str | None = None  # the named split the curriculum draws from (None: every task)
+    curriculum_field: str = "difficulty"  # the task field (or metadata key) a difficulty curriculum orders by
     # sampling
     max_new_tokens: int = 32
     temperature: float = 1.0
@@ -76,7 +80,8 @@ class GRPOConfig:
     ppo_epochs: int = 1
     minibatches: int = 1
     micro_batch_episodes: int = 1  # episodes per forward/backward (gradient accumulation)
-    advantage: str = "trajectory"  # trajectory | turn
+    advantage: str = "trajectory"  # trajectory | turn | tree (sibling-relative; needs tree_branch)
+    tree_branch: str | None = None  # K@TURNS: roll out trees (agentgym.tree), one per group sample
     normalize_advantage: bool = True  # divide by the group std
     loss_aggregation: str = "token"  # token (sum over tokens / tokens in minibatch) | sequence
     trainable_layers: int | None = None  # train only the top N decoder blocks (+ final norm); None = all
@@ -86,6 +91,12 @@ class GRPOConfig:
     save_final: bool = True
     keep_rollouts: bool = True
     threads: int | None = None
+    device: str = "cpu"  # cpu | cuda | cuda:N (model, rollouts and update)
+    # held-out evaluation (heldout.py): on `eval_split` before training, every `eval_every` steps, after
+    eval_every: int = 0  # 0: none
+    eval_split: str = "test"
+    eval_episodes: int | None = None  # None: every task of the split once (greedy)
+    records: str | None = None  # a trajectory file to train on instead of rollouts (each step: all of it)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,7 +175,7 @@ def top_forward(model: Any, features: torch.Tensor, first_layer: int) -> torch.T
 
     decoder = model.get_decoder()
     hidden = features[None]
-    position_ids = torch.arange(hidden.shape[1])[None]
+    position_ids = torch.arange(hidden.shape[1], device=hidden.device)[None]
     mask = create_causal_mask(
         config=model.config, inputs_embeds=hidden, attention_mask=None, past_key_values=None,
         position_ids=position_ids,
@@ -188,8 +199,9 @@ def token_logprobs(
     valid when the blocks below are frozen), only the top blocks run.
     Returns (logprobs [n_loss_tokens], positions [n_loss_tokens]).
     """
-    ids = torch.tensor([segment.input_ids], dtype=torch.long)
-    positions = torch.tensor([i for i, m in enumerate(segment.loss_mask) if m], dtype=torch.long)
+    device = next(model.parameters()).device
+    ids = torch.tensor([segment.input_ids], dtype=torch.long, device=device)
+    positions = torch.tensor([i for i, m in enumerate(segment.loss_mask) if m], dtype=torch.long, device=device)
     if features is not None and first_layer is not None:
         hidden = top_forward(model, features, first_layer)
     else:
@@ -254,6 +266,11 @@ def episode_return(record: EpisodeRecord) -> float | None:
     return float(record.report.return_)
 
 
+def _group(record: EpisodeRecord, index: int) -> Any:
+    """A record's GRPO group: (env, task, group id), so a group never mixes envs or tasks."""
+    return (record.env_id, record.task_id, record.group_id) if record.group_id else f"_solo{index}"
+
+
 def compute_advantages(
     records: list[EpisodeRecord], *, mode: str = "trajectory", normalize: bool = True, eps: float = 1e-6
 ) -> list[list[float] | None]:
@@ -266,7 +283,7 @@ def compute_advantages(
     from agentgym.rewards.groups import group_advantages
 
     returns = [episode_return(r) for r in records]
-    groups = [r.group_id or f"_solo{i}" for i, r in enumerate(records)]
+    groups = [_group(r, i) for i, r in enumerate(records)]
     base = group_advantages(returns, groups, normalize=normalize, eps=eps)
     out: list[list[float] | None] = []
     if mode == "trajectory":
@@ -305,7 +322,7 @@ def rollout_metrics(records: list[EpisodeRecord]) -> dict[str, float]:
     valid = [r for r in records if episode_return(r) is not None]
     out: dict[str, float] = {"episodes": float(len(records)), "invalid": float(len(records) - len(valid))}
     returns = [episode_return(r) for r in records]
-    groups = [r.group_id or f"_solo{i}" for i, r in enumerate(records)]
+    groups = [_group(r, i) for i, r in enumerate(records)]
     out["zero_variance_groups"] = zero_variance_fraction(returns, groups)
     if not valid:
         return out
@@ -368,7 +385,7 @@ class GRPOTrainer:
         self._seed_everything(config.seed)
         if model is None or tokenizer is None:
             model, tokenizer = load_model(config.model, seed=config.seed)
-        self.model = model
+        self.model = model.to(config.device)
         self.tokenizer = tokenizer
         self.model.train()
         self.n_trainable = freeze_all_but_top(self.model, config.trainable_layers)
@@ -399,6 +416,12 @@ class GRPOTrainer:
         self._vllm = None
         self._ray_pool = None
         self.history: list[dict[str, Any]] = []
+        self.curriculum = None
+        if config.curriculum is not None:
+            from agentgym.curriculum import make_curriculum
+
+            self.curriculum = make_curriculum(config.curriculum, config.env_id, self._env_kwargs(),
+                                              split=config.curriculum_split, field=config.curriculum_field)  # fmt: skip
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -458,16 +481,44 @@ class GRPOTrainer:
         from agentgym.rollout import plan_jobs
 
         cfg = self.config
+        if cfg.records:  # no rollouts: train on recorded episodes (e.g. a harness's, through the gateway)
+            from agentgym.baselines.gateway.training import recorded_batch
+
+            return recorded_batch(cfg.records)
         seed = self._step_seed(step)
         policy = None if cfg.rollout_backend == "ray" else self.policy()
         if policy is not None and hasattr(policy, "reseed"):
             policy.reseed(seed)
         if policy is not None and hasattr(policy, "reset_cache"):
             policy.reset_cache()
-        jobs = plan_jobs(self._task_ids(), episodes=cfg.groups_per_step, group_size=cfg.group_size, seed=seed)
         env_kwargs = self._env_kwargs()
+        if not cfg.mixture:  # the reward spec resolved at this step (its schedules; agentgym.reward_schedule)
+            from agentgym.reward_schedule import reward_at_step
+
+            env_kwargs["reward"] = reward_at_step(cfg.env_id, env_kwargs["reward"], step)
+        if self.curriculum is not None:  # one group per task the curriculum chose
+            jobs = plan_jobs(self.curriculum.next_tasks(cfg.groups_per_step, np.random.default_rng(seed)),
+                             group_size=cfg.group_size, seed=seed)  # fmt: skip
+        else:
+            jobs = plan_jobs(self._task_ids(), episodes=cfg.groups_per_step, group_size=cfg.group_size, seed=seed)
         out = self.out_dir / "rollouts.jsonl" if cfg.keep_rollouts else None
-        if cfg.rollout_backend == "ray":
+        if cfg.mixture:  # several envs: each env's groups planned and played on their own
+            from agentgym.mixture import EnvMixture, collect_step
+
+            records = collect_step(
+                EnvMixture.parse(cfg.mixture), policy, groups=cfg.groups_per_step, group_size=cfg.group_size,
+                seed=seed, step=step, env_kwargs=env_kwargs, concurrency=cfg.concurrency,
+                run_id=f"{self.out_dir.name}-step{step}",
+            )  # fmt: skip
+        elif cfg.tree_branch is not None:  # trees: group_size trees per group, sharing the group id
+            from agentgym.tree import parse_branch, run_trees
+
+            if policy is None:
+                raise ValueError("tree_branch plays trees in this process: rollout_backend must be local or vllm")
+            k, turns = parse_branch(cfg.tree_branch)
+            records = run_trees(cfg.env_id, policy, jobs, branch_turns=turns, k=k, env_kwargs=env_kwargs,
+                                run_id=f"{self.out_dir.name}-step{step}")
+        elif cfg.rollout_backend == "ray":
             records = self._ray(env_kwargs).collect(jobs, seed)
         else:
             records = self._local_rollouts(policy, jobs, env_kwargs, step)
@@ -514,14 +565,25 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ update
     def _prepare(self, records: list[EpisodeRecord]) -> list[tuple[EpisodeSequences, list[float]]]:
-        advantages = compute_advantages(
-            records, mode=self.config.advantage, normalize=self.config.normalize_advantage
-        )
+        if self.config.advantage == "tree":
+            from agentgym.baselines.train.tree_advantage import tree_advantages
+
+            advantages: list = tree_advantages(records, normalize=self.config.normalize_advantage)
+        else:
+            advantages = compute_advantages(
+                records, mode=self.config.advantage, normalize=self.config.normalize_advantage
+            )
         items = []
         for record, adv in zip(records, advantages, strict=True):
             if adv is None or not record.steps:
                 continue  # reward_invalid (or empty): masked from the loss
-            items.append((episode_segments(record, self.trie), adv))
+            seqs = episode_segments(record, self.trie)
+            if any(a is None for a in adv):  # tree: shared prefix turns train in their owner's record
+                for segment in seqs.segments:
+                    segment.loss_mask = [m and adv[t] is not None for m, t in zip(segment.loss_mask, segment.turn,
+                                                                                  strict=True)]
+                adv = [0.0 if a is None else a for a in adv]
+            items.append((seqs, adv))
         return items
 
     def _features(self, segment: Segment) -> torch.Tensor | None:
@@ -587,8 +649,10 @@ class GRPOTrainer:
                         continue
                     new_logp, positions = self._logprobs(self.model, segment)
                     pos = positions.tolist()
-                    old = torch.tensor([segment.old_logprobs[p] for p in pos], dtype=torch.float32)
-                    advantages = torch.tensor([adv[segment.turn[p]] for p in pos], dtype=torch.float32)
+                    old = torch.tensor([segment.old_logprobs[p] for p in pos], dtype=torch.float32,
+                                       device=new_logp.device)
+                    advantages = torch.tensor([adv[segment.turn[p]] for p in pos], dtype=torch.float32,
+                                              device=new_logp.device)
                     ref = None
                     if self.ref_model is not None:
                         with torch.no_grad():
@@ -625,6 +689,11 @@ class GRPOTrainer:
         row: dict[str, Any] = {"step": self.step}
         row.update(rollout_metrics(records))
         row.update(self.update(records))
+        if self.curriculum is not None:
+            self.curriculum.update(records)
+            row.update(self.curriculum.state())
+        stamped = next((r.report.schedule for r in records if r.report is not None and r.report.schedule), None)
+        row.update({f"schedule:{path}": value for path, value in (stamped or {}).items()})  # the spec's values now
         finished = time.perf_counter()
         row.update(rollout_s=rolled - started, train_s=finished - rolled, step_s=finished - started)
         if self._policy is not None:
@@ -641,6 +710,8 @@ class GRPOTrainer:
         """Train until `self.step == steps` (default config.steps) or the wall-clock `deadline`."""
         target = self.config.steps if steps is None else steps
         rows = []
+        if self.config.eval_every and self.step == 0:
+            self.evaluate("before")
         while self.step < target:
             if deadline is not None and time.time() > deadline:
                 break
@@ -650,9 +721,28 @@ class GRPOTrainer:
                 on_step(row)
             if self.config.save_every and self.step % self.config.save_every == 0:
                 self.save(self.out_dir / f"checkpoint-{self.step}")
+            if self.config.eval_every and self.step % self.config.eval_every == 0 and self.step < target:
+                self.evaluate(f"step{self.step}")
+        if self.config.eval_every and rows:
+            self.evaluate("after")
         if self.config.save_final and rows:
             self.save(self.out_dir / "checkpoint-last")
         return rows
+
+    def evaluate(self, tag: str) -> dict[str, Any]:
+        """Held-out evaluation (`heldout.py`) of the current weights; one line in eval.jsonl."""
+        from agentgym.baselines.train.heldout import HeldoutConfig, evaluate_model
+
+        cfg = self.config
+        kwargs = {k: v for k, v in self._env_kwargs().items() if k != "split"}
+        result = evaluate_model(self.model, self.tokenizer, HeldoutConfig(
+            env_id=cfg.env_id, env_kwargs=kwargs, split=cfg.eval_split, episodes=cfg.eval_episodes,
+            max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, system_prompt=cfg.system_prompt,
+        ), out=self.out_dir / f"eval_{tag}.jsonl")
+        row = {"stage": "grpo", "tag": tag, "step": self.step, **result}
+        with (self.out_dir / "eval.jsonl").open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        return row
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | Path) -> Path:

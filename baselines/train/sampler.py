@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from agentgym.baselines.agent.chat import ChatFormat
+from agentgym.baselines.agent.toolcalls import assistant_message
 from agentgym.baselines.train.constrained import ActionTrie
 from agentgym.policy import PolicyOutput
 
@@ -57,6 +59,7 @@ class LocalTokenPolicy:
         reuse_cache: bool = True,
         max_conversations: int = 64,
         feature_layer: int | None = None,
+        render_tools: bool | None = None,
     ) -> None:
         if temperature <= 0:
             raise ValueError("temperature must be > 0 (the trainer needs the sampling distribution)")
@@ -66,6 +69,13 @@ class LocalTokenPolicy:
         self.temperature = float(temperature)
         self.trie = action_trie
         self.system_prompt = system_prompt
+        # The prompt layout of every policy backend (`baselines/agent/chat.py`: tools in the template
+        # or in the system prompt, tool results as the template expects them), so rollouts, SFT data
+        # and served policies see the same tokens. render_tools=False: bare role/content messages;
+        # None: tools rendered when decoding is free (an action trie answers with bare words instead).
+        if render_tools is None:
+            render_tools = action_trie is None
+        self.chat = ChatFormat(tokenizer) if render_tools else None
         self.reuse_cache = reuse_cache
         self.max_conversations = max_conversations
         self.stop_ids = {int(tokenizer.eos_token_id)} if tokenizer.eos_token_id is not None else set()
@@ -98,14 +108,56 @@ class LocalTokenPolicy:
 
     def reset_cache(self) -> None:
         self._conversations.clear()
+        self._prefix = None
 
-    def render(self, messages: list[dict[str, Any]]) -> str:
+    # Episodes of one env share a long prompt head (system prompt + tool schemas): the KV cache (and
+    # trunk features) of the last fresh prompt is kept, and a new conversation starts from its
+    # longest common prefix, so only the new tokens are prefilled. Cleared with the weights' cache.
+    _prefix: tuple[list[int], Any, Any] | None = None
+    MIN_SHARED_PREFIX = 32
+
+    def _from_prefix(self, ids: list[int]) -> tuple[Any, int, Any]:
+        if not self.reuse_cache or self._prefix is None:
+            return None, 0, None
+        import copy
+
+        prefix_ids, prefix_cache, prefix_features = self._prefix
+        shared = 0
+        for a, b in zip(prefix_ids, ids, strict=False):
+            if a != b:
+                break
+            shared += 1
+        shared = min(shared, len(ids) - 1)
+        if shared < self.MIN_SHARED_PREFIX:
+            return None, 0, None
+        cache = copy.deepcopy(prefix_cache)
+        if cache.get_seq_length() > shared:
+            cache.crop(shared - cache.get_seq_length())
+        features = prefix_features[:shared] if prefix_features is not None else None
+        self.stats["prefix_reused_tokens"] = self.stats.get("prefix_reused_tokens", 0) + shared
+        return cache, shared, features
+
+    def _keep_prefix(self, ids: list[int], cache: Any, features: Any) -> None:
+        import copy
+
+        if self._prefix is not None and len(self._prefix[0]) >= len(ids) and self._prefix[0][: len(ids)] == ids:
+            return
+        kept = copy.deepcopy(cache)
+        if kept.get_seq_length() < len(ids):
+            return
+        if kept.get_seq_length() > len(ids):
+            kept.crop(len(ids) - kept.get_seq_length())
+        self._prefix = (list(ids), kept, features[: len(ids)] if features is not None else None)
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
         msgs = [dict(m) for m in messages]
         if self.system_prompt is not None:
             if msgs and msgs[0].get("role") == "system":
                 msgs[0]["content"] = self.system_prompt
             else:
                 msgs.insert(0, {"role": "system", "content": self.system_prompt})
+        if self.chat is not None:
+            return self.chat.render_text(msgs, tools or None)
         msgs = [{"role": m["role"], "content": m.get("content") or ""} for m in msgs]
         return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
@@ -114,7 +166,7 @@ class LocalTokenPolicy:
 
     @torch.no_grad()
     def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> PolicyOutput:
-        text = self.render(messages)
+        text = self.render(messages, tools)
         last_assistant = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
         state = self._conversations.pop(_key(messages[: last_assistant + 1]), None) if last_assistant >= 0 else None
         retokenized = False
@@ -126,7 +178,7 @@ class LocalTokenPolicy:
         else:
             retokenized = last_assistant >= 0
             ids = self._encode(text)
-            cache, cached = None, 0
+            cache, cached, features = self._from_prefix(ids)
         self.stats["turns"] += 1
         self.stats["retokenized"] += int(retokenized)
 
@@ -149,7 +201,9 @@ class LocalTokenPolicy:
             ids=full_ids, text=text + self.tokenizer.decode(completion, skip_special_tokens=False),
             cache=cache, cached=cached, features=features,
         )
-        message = {"role": "assistant", "content": content}
+        if state is None and self.reuse_cache and cache is not None:
+            self._keep_prefix(ids, cache, features)
+        message = assistant_message(content) if self.chat is not None else {"role": "assistant", "content": content}
         self._conversations[_key([*messages, message])] = new_state
         while len(self._conversations) > self.max_conversations:
             self._conversations.popitem(last=False)
@@ -179,7 +233,7 @@ class LocalTokenPolicy:
         self.stats["prefill_tokens"] += len(new)
         self.stats["decode_steps"] += 1
         out = self.model(
-            input_ids=torch.tensor([new], dtype=torch.long),
+            input_ids=torch.tensor([new], dtype=torch.long, device=self.model.device),
             past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
@@ -205,7 +259,7 @@ class LocalTokenPolicy:
                     mask[allowed] = 0.0
                     scores = scores + mask
                 logp = torch.log_softmax(scores, dim=-1)
-                token = int(torch.multinomial(logp.exp(), 1, generator=self.generator).item())
+                token = int(torch.multinomial(logp.exp().cpu(), 1, generator=self.generator).item())
                 logprob = float(logp[token])
             completion.append(token)
             logprobs.append(logprob)

@@ -27,6 +27,7 @@ Reward components (raw; `reward.yaml` combines them, G-RA by default), declared 
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -191,6 +192,17 @@ class SearchQAEnv(AgentEnv[QATask]):
 
     def default_system_prompt(self) -> str:
         return SYSTEM_PROMPT
+
+    _EPISODE_FIELDS = ("answer_text", "seen_docs", "gold_seen", "queries", "_query_keys", "last_retrieved",
+                       "judgements", "n_searches", "n_opens", "_score", "_step_observations", "_tag_error")
+
+    def save_state(self) -> dict[str, Any]:
+        """The episode's state (the retriever and corpus are read-only and shared)."""
+        return copy.deepcopy({name: getattr(self, name) for name in self._EPISODE_FIELDS})
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        for name, value in copy.deepcopy(state).items():
+            setattr(self, name, value)
 
     def make_tools(self) -> Toolset:
         tools = [self.search, self.open, self.answer]

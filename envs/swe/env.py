@@ -20,6 +20,7 @@ so, the episode goes on), or at grading ends the episode with the outcome `sandb
 
 from __future__ import annotations
 
+import copy
 import re
 import shlex
 import threading
@@ -88,6 +89,12 @@ class SWEEnv(AgentEnv[SWETask]):
     outcome = Outcome(component="outcome", success=("tests_pass",))
     default_max_turns = 30
     max_observation_chars = 20_000
+    # snapshots: a filesystem checkpoint (tars of the writable places, /testbed and /tmp, which hold
+    # the shell's cwd and exports) restored into a fresh sandbox; running processes are not carried
+    snapshot_exact = False
+    snapshot_caveat = ("a filesystem checkpoint (/testbed and /tmp, with the shell's cwd and exports) restored "
+                       "into a fresh sandbox: background processes are not carried")
+    _CHECKPOINT_DIRS = ("/testbed", "/tmp")
 
     def __init__(
         self,
@@ -232,6 +239,42 @@ class SWEEnv(AgentEnv[SWETask]):
 
     def end_episode(self) -> None:
         self._release_sandbox()
+
+    # ------------------------------------------------------------------ snapshots
+    def save_state(self) -> dict[str, Any]:
+        """Tars of the sandbox's writable places and the episode's fields (a checkpoint over 200 MB
+        cannot be taken: SnapshotError)."""
+        from agentgym.snapshot import SnapshotError
+
+        sb = self._sb()
+        trees = {}
+        for place in self._CHECKPOINT_DIRS:  # the entries of `place`, not `place` itself (its mode is the mount's)
+            script = (f"cd {shlex.quote(place)} && find . -mindepth 1 -maxdepth 1 -print0 | "
+                      "tar --null -T - --ignore-failed-read --warning=none -S -cf -")
+            res = sb.exec(["/bin/sh", "-c", script], timeout=120, limit=200_000_000)
+            if res.truncated or res.timed_out or res.exit_code not in (0, 1):
+                raise SnapshotError(f"cannot checkpoint {place}: too large, too slow or unreadable for a tar")
+            trees[place] = res.stdout
+        fields = ("submitted", "last_grade", "last_clean_room", "last_diff", "last_eval_log", "last_test_seconds",
+                  "sandbox_restarts", "_emitted_turn")
+        return {"trees": trees, "fields": copy.deepcopy({name: getattr(self, name) for name in fields})}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        assert self.task is not None
+        inst = self.task.instance
+        self._release_sandbox()
+        self.sandbox = self._sandbox_for(inst)
+        self._prepare(self.sandbox, inst)
+        for place, data in state["trees"].items():
+            quoted = shlex.quote(place)
+            res = self.sandbox.exec(
+                ["/bin/sh", "-c", f"find {quoted} -mindepth 1 -delete 2>/dev/null; tar -xf - -C {quoted}"],
+                stdin=data, timeout=120,
+            )
+            if res.exit_code != 0:
+                raise SandboxError(f"could not restore {place}: {res.stderr[-300:]}")
+        for name, value in copy.deepcopy(state["fields"]).items():
+            setattr(self, name, value)
 
     def close(self) -> None:
         super().close()

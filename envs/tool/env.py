@@ -31,7 +31,9 @@ repeated identical call earns its ToolRL credit once; a checklist item is comple
 
 from __future__ import annotations
 
+import copy
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +247,34 @@ class ToolUseEnv(AgentEnv[WorldTask]):
             "tool_calls": float(len(self._calls)),
         }
 
+    # ------------------------------------------------------------------ snapshots
+    def save_state(self) -> dict[str, Any]:
+        """The world's database (an in-memory copy via SQLite's backup API), the user and the scoring state."""
+        assert self.world is not None and self.user is not None
+        database = sqlite3.connect(":memory:", check_same_thread=False)
+        self.world.db.backup(database)
+        return {
+            "world": (type(self.world), self.world.seed, database),
+            "user": _copy_user(self.user),
+            "episode": copy.deepcopy({
+                "replies": self.replies, "gold_hash": self.gold_hash, "start_hash": self.start_hash,
+                "pending_gold": self._pending_gold, "done_items": self._done_items, "calls": self._calls,
+                "scored": self._scored, "user_done": self._user_done,
+            }),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        world_class, seed, database = state["world"]
+        if self.world is not None:
+            self.world.close()
+        self.world = world_class(seed)
+        database.backup(self.world.db)
+        self.user = _copy_user(state["user"])
+        episode = copy.deepcopy(state["episode"])
+        self.replies, self.gold_hash, self.start_hash = episode["replies"], episode["gold_hash"], episode["start_hash"]
+        self._pending_gold, self._done_items = episode["pending_gold"], episode["done_items"]
+        self._calls, self._scored, self._user_done = episode["calls"], episode["scored"], episode["user_done"]
+
     def close(self) -> None:
         # the world stays readable after an episode (inspection); it is freed on the next reset or here
         if self.world is not None:
@@ -266,3 +296,12 @@ class ToolUseEnv(AgentEnv[WorldTask]):
             final += " Details: " + ", ".join(task.required_outputs) + "."
         actions.append(ToolCall(name="respond", arguments={"message": final}))
         return actions
+
+
+def _copy_user(user: ScriptedUser | LLMUser) -> ScriptedUser | LLMUser:
+    """A user in the same state, sharing nothing mutable (an LLM user keeps its policy)."""
+    if isinstance(user, LLMUser):
+        twin = copy.copy(user)
+        twin.messages = copy.deepcopy(user.messages)
+        return twin
+    return copy.deepcopy(user)

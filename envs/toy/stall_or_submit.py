@@ -62,6 +62,12 @@ class StallOrSubmitEnv(AgentEnv[ToyTask]):
         self.passed = False
         return EpisodeStart(task=task, prompt=task.prompt)
 
+    def save_state(self) -> dict[str, Any]:
+        return {"work_done": self.work_done, "submitted": self.submitted, "passed": self.passed}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.work_done, self.submitted, self.passed = state["work_done"], state["submitted"], state["passed"]
+
     @tool
     def work(self) -> str:
         """Do one unit of work on the task."""

@@ -106,6 +106,9 @@ class WebEnv(AgentEnv[WebTask]):
     # 1 exactly when its raw reward is > 0).
     outcome = Outcome(component="outcome", success_threshold=1.0, checklist="subgoal_fraction")
     default_max_turns = 30
+    # snapshots: no save_state, so the core restores by opening the task anew in a fresh page and
+    # replaying the action prefix; exact for pages driven only by the seed and the actions
+    snapshot_caveat = "restored by replay in a fresh page: timers and live content are not carried"
 
     def __init__(
         self,

@@ -364,7 +364,13 @@ def _build(world: str, index: int, seed: int) -> WorldTask:
 
 @lru_cache(maxsize=16)
 def _generate(world: str, n: int, seed: int) -> tuple[WorldTask, ...]:
-    return tuple(_build(world, i, seed) for i in range(n))
+    """A world's tasks, generated once per generator version (cached on disk: `task_cache`)."""
+    from .task_cache import cached_tasks
+
+    def build() -> list[WorldTask]:
+        return [_build(world, i, seed) for i in range(n)]
+
+    return tuple(cached_tasks(WorldTask, ("world_tasks", world, n, seed), build, expected=n))
 
 
 def generate_tasks(world: str | None = None, n: int | None = None, seed: int = 0) -> list[WorldTask]:

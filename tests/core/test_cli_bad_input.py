@@ -75,7 +75,7 @@ def _cases():
         ("max-turns-not-int", ["run", TOY, "--max-turns", "x"], 2, "--max-turns"),
         ("seed-negative", ["run", TOY, "--seed", "-1"], 2, "--seed"),
         ("check-episodes-zero", ["check", TOY, "-n", "0"], 2, "--episodes"),
-        ("executor-unknown", ["run", TOY, "--executor", "slurm"], 2, "--executor must be local or ray"),
+        ("executor-unknown", ["run", TOY, "--executor", "slurm"], 2, "--executor must be local, process or ray"),
         # env arguments: parameters of the env (along the MRO), typed, with a did-you-mean
         ("env-arg-unknown", ["run", TOY, "-e", "frob=1"], 2, "has no parameter 'frob'"),
         ("env-arg-typo", ["run", TOY, "-e", "max_turn=3"], 2, "did you mean 'max_turns'?"),

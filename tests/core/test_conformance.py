@@ -1,7 +1,7 @@
 """Every registered env passes the family conformance check (`agentgym check`), whatever its
 family: check_env, declared components emitted, oracle succeeds, random does not, a no-op scores
 the minimum (no gate opens), the spec is bound to declared components, success is declared,
-re-execution reproduces."""
+re-execution reproduces, a restored snapshot reproduces the continuation."""
 
 from __future__ import annotations
 
@@ -21,5 +21,5 @@ def test_registered_env_conforms(env_id):
     assert names == [
         "agentgym env", "gymnasium check_env", "outcome declared", "spec bound",
         "oracle succeeds", "random fails", "no-op scores the minimum", "components emitted",
-        "re-execution reproduces",
+        "re-execution reproduces", "restore reproduces",
     ]

@@ -31,6 +31,7 @@ CHECKS = (
     "no-op scores the minimum",
     "components emitted",
     "re-execution reproduces",
+    "restore reproduces",
 )
 
 
