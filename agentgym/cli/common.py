@@ -523,6 +523,21 @@ def make_policy(spec: str) -> Any:
     return make_core_policy(spec)
 
 
+def check_env_options(
+    env_id: str, env_args: list[str] | None, reward: str | None, max_turns: int | None
+) -> tuple[str, dict[str, Any]]:
+    """The env id (checked, an agentgym env) and its keyword arguments from `-e KEY=VALUE`,
+    `--reward` and `--max-turns`, with a `--reward` spec file loaded now (exit 2 on bad input)."""
+    env_id = check_env_id(env_id)
+    kwargs = check_env_args(env_id, env_args, check_agent_env(env_id))
+    if reward is not None:
+        kwargs["reward"] = reward
+    if max_turns is not None:
+        kwargs["max_turns"] = max_turns
+    check_spec_file(kwargs.get("reward") if isinstance(kwargs.get("reward"), str) else None)
+    return env_id, kwargs
+
+
 def check_spec_file(reward: str | None) -> None:
     """Load a `--reward` given as a spec file now (size, levels, fields), so a bad one fails before
     the env is made; modes and missing paths are left to the env (it names them)."""

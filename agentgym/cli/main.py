@@ -20,9 +20,9 @@ import typer
 from agentgym.cli.common import (
     EXIT_FAILURE,
     AgentGymGroup,
-    check_agent_env,
     check_env_args,
     check_env_id,
+    check_env_options,
     check_output_path,
     check_positive,
     check_spec_file,
@@ -212,14 +212,7 @@ def _rollout(
         check_output_path(json_out, "--json")
         if out is not None and json_out is not None and out.resolve() == json_out.resolve():
             fail("--json and --out name the same file")
-        env_id = check_env_id(env_id)
-        target = check_agent_env(env_id)
-        kwargs = check_env_args(env_id, env_args, target)
-        if reward is not None:
-            kwargs["reward"] = reward
-        if max_turns is not None:
-            kwargs["max_turns"] = max_turns
-        check_spec_file(kwargs.get("reward") if isinstance(kwargs.get("reward"), str) else None)
+        env_id, kwargs = check_env_options(env_id, env_args, reward, max_turns)
         preflight_policy(policy_spec)
         # the env is made (env arguments, spec), task ids checked, the output file owned
         run = prepare_run(

@@ -43,11 +43,8 @@ def run_mixture_command(
     """Check the mixture and the run's inputs, play it, print overall and per-env metrics."""
     from agentgym.cli.common import (
         EXIT_FAILURE,
-        check_agent_env,
-        check_env_args,
-        check_env_id,
+        check_env_options,
         check_output_path,
-        check_spec_file,
         cli_errors,
         console,
         fail,
@@ -72,16 +69,8 @@ def run_mixture_command(
             fail(str(exc))
         resolved = []
         for entry in parsed:
-            env_id = check_env_id(entry.env_id)
-            kwargs = check_env_args(env_id, env_args, check_agent_env(env_id))
-            if reward is not None:
-                kwargs["reward"] = reward
-            if max_turns is not None:
-                kwargs["max_turns"] = max_turns
+            env_id, kwargs = check_env_options(entry.env_id, env_args, reward, max_turns)
             resolved.append(MixtureEntry(env_id, entry.weight, kwargs))
-        check_spec_file(
-            reward if reward is not None and reward not in ("gated", "direct", "outcome") else None
-        )
         try:
             mixture = EnvMixture(resolved)
         except MixtureError as exc:

@@ -10,25 +10,13 @@ Mounted in `agentgym/cli/main.py` (`SUB_APPS`: `train sft`). The trainer is
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-
-def _kv(items: list[str] | None) -> dict:
-    out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+from agentgym.cli.train import _parse_kv
 
 
 def sft_command(
@@ -81,7 +69,7 @@ def sft_command(
         successful_only=not all_episodes, system_prompt=system_prompt, steps=steps, batch_episodes=batch,
         learning_rate=lr, warmup_steps=warmup, lora_rank=lora, trainable_layers=trainable_layers, seed=seed,
         device=device, threads=threads, eval_every=(eval_every or steps) if eval_env else 0, eval_env=eval_env,
-        eval_env_kwargs=_kv(eval_arg), eval_split=eval_split, eval_episodes=eval_episodes,
+        eval_env_kwargs=_parse_kv(eval_arg), eval_split=eval_split, eval_episodes=eval_episodes,
         eval_max_new_tokens=max_new_tokens,
     )
     console = Console(stderr=True)

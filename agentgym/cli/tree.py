@@ -12,12 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.cli.common import (
-    check_agent_env,
-    check_env_args,
-    check_env_id,
+    check_env_options,
     check_output_path,
     check_positive,
-    check_spec_file,
     cli_errors,
     console,
     fail,
@@ -43,14 +40,7 @@ def run_branched(
         check_positive("--episodes", episodes)
         check_positive("--max-turns", max_turns)
         check_output_path(out, "--out")
-        env_id = check_env_id(env_id)
-        target = check_agent_env(env_id)
-        kwargs = check_env_args(env_id, env_args, target)
-        if reward is not None:
-            kwargs["reward"] = reward
-        if max_turns is not None:
-            kwargs["max_turns"] = max_turns
-        check_spec_file(kwargs.get("reward") if isinstance(kwargs.get("reward"), str) else None)
+        env_id, kwargs = check_env_options(env_id, env_args, reward, max_turns)
         preflight_policy(policy_spec)
         policy = make_policy(policy_spec)
     jobs = plan_jobs(task or None, episodes=None if task else episodes, seed=seed)
