@@ -272,8 +272,9 @@ def grade_in_clean_room(
             f"cp /testbed/.git/index {SCRATCH}/index; printf '{ignore}\\n' > {SCRATCH}/ignore; "
             # bytecode the base commit tracks (sdists that ship __pycache__) never travels in the
             # agent's tree (TREE_EXCLUDES): put the base's back, so it does not read as a deletion
-            f"{_git('ls-tree -r -z --name-only', base)} | grep -zE '(^|/)__pycache__/|[.]py[co]$' | "
-            f"xargs -0 -r {_git('archive', base, '--')} | tar -x -i -f - -C {SCRATCH}/agent; "
+            f"{{ {_git('ls-tree -r -z --name-only', base)} | grep -zE '(^|/)__pycache__/|[.]py[co]$' "
+            f"> {SCRATCH}/bytecode || true; }}; if [ -s {SCRATCH}/bytecode ]; then "
+            f"xargs -0 {_git('archive', base, '--')} < {SCRATCH}/bytecode | tar -x -i -f - -C {SCRATCH}/agent; fi; "
             f"cd {SCRATCH}/agent; {_git(f'--work-tree={SCRATCH}/agent', f'-c core.excludesFile={SCRATCH}/ignore', 'add -A')} "
             ">/dev/null; "
             f"{_git('diff --cached --name-only -z --no-renames', base)}"
