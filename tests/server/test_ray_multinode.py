@@ -55,11 +55,12 @@ def two_node_cluster(monkeypatch):
     temp_dir = tempfile.mkdtemp(prefix="agr", dir="/tmp")  # short: Ray's socket paths live under it
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # loopback only; no shared token file to race on
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    # a killed node is declared dead after ~3 s of missed health checks (the default waits far longer)
+    # a killed node fails its health checks at once (connection refused) and is declared dead after
+    # 5 of them (~5 s; the default waits far longer); a live node on a loaded machine has 10 s to answer
     monkeypatch.setenv("RAY_health_check_initial_delay_ms", "1000")
     monkeypatch.setenv("RAY_health_check_period_ms", "1000")
-    monkeypatch.setenv("RAY_health_check_timeout_ms", "1000")
-    monkeypatch.setenv("RAY_health_check_failure_threshold", "3")
+    monkeypatch.setenv("RAY_health_check_timeout_ms", "10000")
+    monkeypatch.setenv("RAY_health_check_failure_threshold", "5")
     env = dict(os.environ)
     head = start_node(cli, ["--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", temp_dir],
                       env, cpus=4)  # room for every env of the run once the worker is gone
