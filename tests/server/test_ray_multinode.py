@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -120,6 +121,29 @@ class KillOnce:
         return Episode()
 
 
+#: set in the fresh pytest process that runs the cluster test (see below)
+IN_FRESH_PROCESS = os.environ.get("AGENTGYM_RAY_FRESH_PROCESS") == "1"
+
+
+def test_multinode_run_in_a_fresh_process():
+    """The two-node test runs in its own Python process, with no RAY_* variables: after a local
+    `ray.init` + `shutdown` in this process (tests/core/test_executors.py), which also leaves
+    RAY_AUTH_MODE=token in os.environ, a driver joining another cluster sees its env actors
+    cancelled before they start, and later tests cannot start a GCS. A fresh process is what a
+    trainer connecting to a cluster is anyway."""
+    if IN_FRESH_PROCESS:
+        pytest.skip(reason="this is the fresh process itself")
+    # without what an earlier `ray.init` of this process left in the environment (RAY_AUTH_MODE=token...)
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_") and k != "PYTHONBREAKPOINT"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "spread_over_both_nodes"],
+        env={**clean_env, "AGENTGYM_RAY_FRESH_PROCESS": "1"},
+        capture_output=True, text=True, timeout=800,
+    )  # fmt: skip
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-6000:] + done.stderr[-2000:]
+
+
+@pytest.mark.skipif(not IN_FRESH_PROCESS, reason="run in a fresh process by test_multinode_run_in_a_fresh_process")
 def test_env_actors_spread_over_both_nodes_and_survive_a_killed_worker_node(two_node_cluster, tmp_path):
     from agentgym.ray_executor import RayEnv
 
