@@ -538,6 +538,19 @@ def check_env_options(
     return env_id, kwargs
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Exit 2 now when HOST:PORT cannot be listened on (in use, not ours), before a server builds
+    its envs or loads its model."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
 def check_spec_file(reward: str | None) -> None:
     """Load a `--reward` given as a spec file now (size, levels, fields), so a bad one fails before
     the env is made; modes and missing paths are left to the env (it names them)."""

@@ -32,20 +32,22 @@ def serve(
 ) -> None:
     """Serve reset/step/close of pooled envs over HTTP and WebSocket until Ctrl-C."""
     import logging
-    import socket
 
-    from agentgym.cli.common import EXIT_FAILURE, check_env_args, check_env_id, console, error_message, fail
+    from agentgym.cli.common import (
+        EXIT_FAILURE,
+        check_env_args,
+        check_env_id,
+        check_port_free,
+        console,
+        error_message,
+        fail,
+    )
 
     env_id = check_env_id(env_id)
     if env_id.endswith("Remote-v0"):
         fail(f"{env_id} is the client of an env server; serve the env itself (an id from `agentgym list`)")
     env_kwargs = check_env_args(env_id, env_arg)
-    with socket.socket() as probe:  # a port in use fails now, before any env is built
-        try:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-        except OSError as exc:
-            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    check_port_free(host, port)  # before any env is built
     try:
         import uvicorn
 

@@ -14,6 +14,7 @@ import typer
 from agentgym.cli.common import (
     EXIT_FAILURE,
     check_output_path,
+    check_port_free,
     cli_errors,
     err_console,
     fail,
@@ -35,17 +36,10 @@ def gateway_command(
     is the key) and close it with POST /agentgym/episodes/KEY/finish {"reward": R}; the episode is
     then appended to --out as an agentgym trajectory record (each call one step).
     """
-    import socket
-
     with cli_errors():
         preflight_policy(policy)
         check_output_path(out, "--out")
-    with socket.socket() as probe:  # a port in use fails now, not after the model loads
-        try:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-        except OSError as exc:
-            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    check_port_free(host, port)  # not after the model loads
     try:
         import fastapi  # noqa: F401
         import uvicorn
