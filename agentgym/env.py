@@ -320,13 +320,13 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
 
     def save_state(self) -> Any:
         """The family's episode state for a snapshot (a copy, never a live reference: the episode
-        goes on after it). Families that do not override this are snapshotted by replay."""
-        raise NotImplementedError  # optional hook: absent means "restore by replay"
+        goes on after it). None (the default): no family state, the snapshot restores by replay."""
+        return None
 
     def load_state(self, state: Any) -> None:
         """Put the family back into `state` (from `save_state`) without aliasing it: several envs
         may be restored from one snapshot. Set up whatever `start_episode` would (a world, a page)."""
-        raise NotImplementedError(f"{type(self).__name__} overrides save_state but not load_state")
+        raise SnapshotError(f"{type(self).__name__} returns a state from save_state but has no load_state")
 
     def declared_components(self) -> dict[str, Component]:
         """Every component this env may emit: the core's, the family's `components`, and one per
@@ -617,9 +617,6 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         "task", "turn", "transcript", "_previous_calls", "emitted_names", "_last_observation", "_cost_totals",
     )
 
-    def _has_state_hooks(self) -> bool:
-        return type(self).save_state is not AgentEnv.save_state
-
     def _config_key(self) -> str:
         text = f"{self.max_turns}|{self.emission}|{self.reward_spec.model_dump_json()}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -632,16 +629,16 @@ class AgentEnv(gym.Env[str, str], Generic[TaskT]):
         core["np_random"] = copy.deepcopy(self.np_random)
         replay = ReplayPrefix(self._replay_seed, copy.deepcopy(self._replay_options),
                               tuple(_copy_action(a) for a in self._actions))
-        state_hooks = self._has_state_hooks()
+        family_state = self.save_state()
         return EnvSnapshot(
             env_class=f"{type(self).__module__}:{type(self).__qualname__}",
             config_key=self._config_key(),
             turn=self.turn,
-            mechanism="state" if state_hooks else "replay",
+            mechanism="replay" if family_state is None else "state",
             exact=bool(self.snapshot_exact),
             caveat=self.snapshot_caveat,
             core=core,
-            family_state=self.save_state() if state_hooks else None,
+            family_state=family_state,
             replay=replay,
         )
 

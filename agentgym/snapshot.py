@@ -14,7 +14,7 @@ A snapshot has two parts:
   - ``"state"``: the family's `save_state()` returned its world (a copy of the SQLite database,
     the episode's counters, tars of a sandbox's writable places...) and `load_state(state)` puts
     it back;
-  - ``"replay"``: the family has no `save_state`; the core records the reset seed, options and
+  - ``"replay"``: the family's `save_state` returns None (the default); the core records the reset seed, options and
     every action since reset, and `restore` replays them on a fresh episode (a web page opened
     anew and driven by the same actions).
 
