@@ -30,7 +30,7 @@ def samples(
     ] = None,
 ) -> None:
     """Per-episode training samples: token ids, loss mask over the model's own tokens, old logprobs, advantage."""
-    from agentgym.cli.common import EXIT_FAILURE, check_output_path, console, fail
+    from agentgym.cli.common import EXIT_FAILURE, console, fail
     from agentgym.errors import TrajectoryError
     from agentgym.export import ADVANTAGES, FORMATS, MODES, ExportError, export_samples
 
@@ -40,11 +40,7 @@ def samples(
         fail(f"--advantage {advantage!r}: choose one of {', '.join(ADVANTAGES)}")
     if mode is not None and mode not in MODES:
         fail(f"--mode {mode!r}: choose one of {', '.join(MODES)}")
-    if not run.is_file():
-        fail(f"trajectory file not found: {run}")
-    check_output_path(out, "--out")
-    if out.resolve() == run.resolve():
-        fail(f"--out {out}: refusing to overwrite the trajectory file")
+    _check_run_and_out(run, out)
     if out.suffix.lower() == ".parquet" and format_ != "hf":
         fail("--out .parquet is for --format hf; write .jsonl for the other formats")
     try:
@@ -62,6 +58,17 @@ def samples(
         console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
+def _check_run_and_out(run: Path, out: Path) -> None:
+    """Exit 2 unless RUN is a file and OUT is writable and not RUN itself."""
+    from agentgym.cli.common import check_output_path, fail
+
+    if not run.is_file():
+        fail(f"trajectory file not found: {run}")
+    check_output_path(out, "--out")
+    if out.resolve() == run.resolve():
+        fail(f"--out {out}: refusing to overwrite the trajectory file")
+
+
 @app.command("pairs")
 def pairs(
     run: Annotated[
@@ -77,7 +84,7 @@ def pairs(
     margin: Annotated[float, typer.Option(min=0.0, help="the chosen return must exceed the rejected by more")] = 0.0,
 ) -> None:
     """Preference pairs per task group for DPO (TRL's DPOTrainer format; exact token ids when recorded)."""
-    from agentgym.cli.common import EXIT_FAILURE, check_output_path, console, fail
+    from agentgym.cli.common import EXIT_FAILURE, console, fail
     from agentgym.errors import TrajectoryError
     from agentgym.export import MODES
     from agentgym.pairs import STRATEGIES, export_pairs
@@ -86,11 +93,7 @@ def pairs(
         fail(f"--strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
     if mode is not None and mode not in MODES:
         fail(f"--mode {mode!r}: choose one of {', '.join(MODES)}")
-    if not run.is_file():
-        fail(f"trajectory file not found: {run}")
-    check_output_path(out, "--out")
-    if out.resolve() == run.resolve():
-        fail(f"--out {out}: refusing to overwrite the trajectory file")
+    _check_run_and_out(run, out)
     try:
         summary = export_pairs(run, out, strategy=strategy, mode=mode, margin=margin)
     except TrajectoryError as exc:
