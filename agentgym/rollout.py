@@ -701,11 +701,7 @@ async def _run_jobs(
                 await asyncio.to_thread(pooled.env.close)
             else:
                 pool.put(pooled)
-            records.append(record)
-            if writer is not None:
-                writer.write(record)
-            if on_episode is not None:
-                on_episode(record)
+            _deliver(record, records, writer, on_episode)
 
     try:
         await asyncio.gather(*(one(job) for job in jobs))
@@ -713,6 +709,20 @@ async def _run_jobs(
         for pooled in pool.take_all():
             await asyncio.to_thread(pooled.env.close)
     return _order_records(records, jobs, env_id)
+
+
+def _deliver(
+    record: EpisodeRecord,
+    records: list[EpisodeRecord],
+    writer: TrajectoryWriter | None,
+    on_episode: Callable[[EpisodeRecord], None] | None,
+) -> None:
+    """A finished episode: kept, appended to the trajectory file, handed to the caller's callback."""
+    records.append(record)
+    if writer is not None:
+        writer.write(record)
+    if on_episode is not None:
+        on_episode(record)
 
 
 def _run_jobs_direct(
@@ -748,11 +758,7 @@ def _run_jobs_direct(
                 pooled.env.close()
             else:
                 pool.put(pooled)
-            records.append(record)
-            if writer is not None:
-                writer.write(record)
-            if on_episode is not None:
-                on_episode(record)
+            _deliver(record, records, writer, on_episode)
     finally:
         for pooled in pool.take_all():
             pooled.env.close()
