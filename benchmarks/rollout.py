@@ -9,6 +9,9 @@ Sections (choose with --sections; the machine load, `os.getloadavg()`, is printe
   (goal >= 1.7x on an idle 2-core machine: the ratio is only meaningful with the load printed).
 - start: CPU seconds (`time.process_time`) to import agentgym and to make + reset SearchQA-v0 and
   ToolUse-v0 in a fresh process, after a first process filled the caches (goal <= 0.3 s each).
+- index: building the BM25 index of N documents (default 100k; --quick 20k) with ours vs bm25s's own
+  pipeline (`bm25s.tokenize` + `BM25.index`), both warmed up first on a 2,000-document slice,
+  alternating, best of --repeats (goal: ours <= 1.0x bm25s's time).
 - swe: SWE-v0 episodes/s at 1, 2, 4 concurrent with a scripted policy that runs the tests a few
   times before applying the gold patch (needs Docker).
 - model: N concurrent ToolUse-v0 and SearchQA-v0 episodes against a vLLM server through the
@@ -19,7 +22,7 @@ Sections (choose with --sections; the machine load, `os.getloadavg()`, is printe
   replays is kept. An unmeasured agent phase warms the server up first, and its prefix cache is
   emptied before each measured phase (`VLLM_SERVER_DEV_MODE=1` on the benchmark's own server).
 
-    python benchmarks/rollout.py                               # overhead, process, start
+    python benchmarks/rollout.py                               # overhead, process, start, index
     python benchmarks/rollout.py --sections model --episodes 64 --max-tokens 16 --turns 2
     python benchmarks/rollout.py --sections swe
 """
@@ -47,7 +50,7 @@ def load() -> str:
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "--sections", default="overhead,process,start", help="comma list: overhead,process,start,swe,model"
+        "--sections", default="overhead,process,start,index", help="comma list: overhead,process,start,index,swe,model"
     )
     ap.add_argument("--quick", action="store_true", help="fewer episodes in every section")
     ap.add_argument(
@@ -60,6 +63,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--episodes", type=int, default=64, help="model section: concurrent episodes per env")
     ap.add_argument("--turns", type=int, default=3, help="model section: max turns per episode")
     ap.add_argument("--max-tokens", type=int, default=32)
+    ap.add_argument("--index-docs", type=int, default=None, help="index section: documents (100k; --quick 20k)")
     # swe section
     ap.add_argument("--swe-levels", default="1,2,4")
     ap.add_argument("--swe-episodes", type=int, default=2, help="SWE episodes per concurrent slot")
@@ -307,46 +311,62 @@ def bench_swe(args: argparse.Namespace) -> None:
             )
 
 
+# ---------------------------------------------------------------------------- index build
+def bench_index(args: argparse.Namespace) -> None:
+    import gc
+    import importlib.util
+
+    from agentgym.retrieval.bm25 import BM25Retriever
+    from agentgym.tasks.search.suite import build_suite
+
+    # the build references live in benchmarks/search.py (its full retrieval benchmark); reuse them
+    spec = importlib.util.spec_from_file_location("search_benchmark", os.path.join(os.path.dirname(__file__), "search.py"))
+    search = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(search)
+    docs = args.index_docs or (20_000 if args.quick else 100_000)
+    corpus = build_suite(n_docs=docs, n_questions=50, seed=0).corpus
+    texts, stemmer = corpus.index_texts(), search.english_stemmer()
+    search.warm_up_builds(corpus)
+
+    def ours() -> None:
+        gc.collect()
+        BM25Retriever.build(corpus)
+
+    def reference() -> None:
+        gc.collect()
+        search.bm25s_pipeline(texts, stemmer)
+
+    ours_s, ref_s = best_of(args.repeats, ours, reference)
+    print(
+        f"\n== index build, {docs} documents: ours {ours_s:.2f} s, bm25s pipeline {ref_s:.2f} s; ratio "
+        f"ours/bm25s = {ours_s / ref_s:.2f}x the time (goal <= 1.0); {load()}"
+    )
+
+
 # ---------------------------------------------------------------------------- 5. model
 async def agent_phase(policy: Any, env_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    """N episodes at once through the agent loop; each episode's (prompt ids, completion length) chain.
+
+    The chains come from the episodes' own token records, one chain per record, so the raw replay
+    below sends exactly the prompts each episode sent, in the same order and grouping.
+    """
     import gymnasium as gym
 
     from agentgym.rollout import arun_episodes, plan_jobs
 
-    chains: dict[int, list[tuple[list[int], int]]] = {}
-    original = policy._parse
-    episode_of: dict[int, int] = {}
-
-    def parse(data: dict[str, Any], latency: float) -> Any:
-        choice = data["choices"][0]
-        episode = episode_of.get(id(asyncio.current_task()), -1)
-        chains.setdefault(episode, []).append((list(choice["prompt_token_ids"]), len(choice["token_ids"])))
-        return original(data, latency)
-
-    policy._parse = parse
-    original_aact = policy.aact
-
-    async def aact(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
-        episode_of.setdefault(id(asyncio.current_task()), len(episode_of))
-        return await original_aact(messages, tools)
-
-    policy.aact = aact
     kwargs = {"max_turns": args.turns}
     jobs = plan_jobs(None, episodes=args.episodes, group_size=1, seed=0)
     started = time.perf_counter()
-    try:
-        records = await arun_episodes(
-            lambda: gym.make(env_id, **kwargs), policy, jobs, env_id=env_id, env_kwargs=kwargs,
-            concurrency=args.episodes, resume=False,
-        )  # fmt: skip
-    finally:
-        policy._parse = original
-        del policy.aact
+    records = await arun_episodes(
+        lambda: gym.make(env_id, **kwargs), policy, jobs, env_id=env_id, env_kwargs=kwargs,
+        concurrency=args.episodes, resume=False,
+    )  # fmt: skip
     wall = time.perf_counter() - started
-    steps = sum(len(r.steps) for r in records)
-    tokens = sum(len(s.tokens.completion_token_ids or []) for r in records for s in r.steps if s.tokens)
+    turns = [[s.tokens for s in r.steps if s.tokens and s.tokens.prompt_token_ids] for r in records]
+    chains = [[(list(t.prompt_token_ids), len(t.completion_token_ids or [])) for t in chain] for chain in turns]
     return {
-        "wall": wall, "steps": steps, "tokens": tokens, "chains": list(chains.values()),
+        "wall": wall, "steps": sum(len(r.steps) for r in records),
+        "tokens": sum(n for chain in chains for _, n in chain), "chains": [c for c in chains if c],
         "errors": [r.error for r in records if r.error],
         "env_s": sum(s.timing.get("env_s", 0.0) for r in records for s in r.steps),
     }  # fmt: skip
@@ -435,12 +455,12 @@ def bench_model(args: argparse.Namespace) -> None:
 def main() -> None:
     args = parse_args()
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    unknown = sections - {"overhead", "process", "start", "swe", "model"}
+    unknown = sections - {"overhead", "process", "start", "index", "swe", "model"}
     if unknown:
         raise SystemExit(f"unknown section(s) {sorted(unknown)}")
     print(f"rollout benchmark, {load()}")
     for name, bench in (("start", bench_start), ("overhead", bench_overhead), ("process", bench_process),
-                        ("swe", bench_swe), ("model", bench_model)):  # fmt: skip
+                        ("index", bench_index), ("swe", bench_swe), ("model", bench_model)):  # fmt: skip
         if name in sections:
             bench(args)
     print(f"\ndone, {load()}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 MODES = ("gated", "direct", "outcome")
 READ_ONLY = {"list_directory", "read_file", "find_files"}  # the files world's calls that change nothing
+WINDOW = 5  # steps averaged at each end of a run in the table, and the plot's moving average
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -40,6 +41,12 @@ def farmed_rows(rollouts: Path) -> list[dict]:
     return rows
 
 
+def moving_average(values: list[float]) -> list[float]:
+    """The mean of each value and the WINDOW - 1 before it (fewer at the start)."""
+    return [sum(values[max(0, i + 1 - WINDOW): i + 1]) / len(values[max(0, i + 1 - WINDOW): i + 1])
+            for i in range(len(values))]
+
+
 def main(run: Path, out: Path) -> None:
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -57,13 +64,17 @@ def main(run: Path, out: Path) -> None:
             shutil.copy(directory / "metrics.jsonl", raw / f"{mode}-s{seed}.jsonl") if metrics else None
             (raw / f"{mode}-s{seed}_farmed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in farmed))
             runs[mode].append((seed, metrics, farmed))
-    lines = ["| arm | seed | steps | completion first->last | success first->last | turns first->last | "
-             "return_outcome first->last | farmed (direct-outcome) first->last | read-only calls/ep first->last | "
-             "zero-variance groups first->last |", "|" + "---|" * 10]
+    lines = [f"Each cell: the mean over a run's first {WINDOW} steps -> its last {WINDOW} steps (one step = 1 task x 4 "
+             "samples, so single steps are noisy).", "",
+             "| arm | seed | steps | completion | success | turns | return_outcome | farmed (direct-outcome) | "
+             "read-only calls/ep | zero-variance groups |", "|" + "---|" * 10]
 
     def span(rows: list[dict], key: str) -> str:
         values = [r[key] for r in rows if key in r]
-        return f"{values[0]:.2f} -> {values[-1]:.2f}" if values else "-"
+        if not values:
+            return "-"
+        n = max(1, min(WINDOW, len(values) // 2))
+        return f"{sum(values[:n]) / n:.2f} -> {sum(values[-n:]) / n:.2f}"
 
     for mode in MODES:
         for seed, metrics, farmed in runs[mode]:
@@ -89,13 +100,14 @@ def main(run: Path, out: Path) -> None:
             ("mean_turns", "mean turns"), ("farmed_return", "farmed component (direct - outcome)"),
             ("read_only_calls", "read-only calls / episode"), ("zero_variance_groups", "zero-variance groups")]
     fig, axes = plt.subplots(2, 3, figsize=(14, 7))
+    fig.suptitle(f"GRPO on ToolUse-v0 files (train rollouts), moving average over {WINDOW} steps")
     colors = {"gated": "tab:green", "direct": "tab:red", "outcome": "tab:blue"}
     for ax, (key, title) in zip(axes.flat, keys, strict=True):
         for mode in MODES:
             for i, (seed, metrics, farmed) in enumerate(runs[mode]):
                 rows = farmed if key in ("farmed_return", "read_only_calls", "completion") else metrics
                 xs = [r["step"] for r in rows if key in r]
-                ys = [r[key] for r in rows if key in r]
+                ys = moving_average([r[key] for r in rows if key in r])
                 ax.plot(xs, ys, color=colors[mode], alpha=0.8, marker="o", markersize=3,
                         linestyle="-" if seed == 0 else "--", label=f"{mode} s{seed}" if i < 2 else None)
         ax.set_title(title)

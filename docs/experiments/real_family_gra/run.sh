@@ -20,7 +20,7 @@ for mode in gated direct outcome; do
       --env-arg world=files --env-arg split=train --env-arg max_turns=5 \
       --policy "$RUN/sft/checkpoint-last" --reward "$RUN/specs/$mode.yaml" --seed "$seed" --out "$out" \
       --steps "$STEPS" --groups 1 --group-size 4 --max-new-tokens 64 --temperature 1.0 --lr 1e-4 \
-      --trainable-layers 4 --threads 1 --time-limit "$LIMIT" --quiet > "$out.log" 2>&1 &
+      --trainable-layers 4 --threads 1 --concurrency 4 --time-limit "$LIMIT" --quiet > "$out.log" 2>&1 &
   done
 done
 wait
