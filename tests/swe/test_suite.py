@@ -374,3 +374,44 @@ def test_rewrite_cli_takes_any_policy_string(tmp_path):
     assert issue in tasks.get(rewritten[0].instance_id).prompt
     bad = CliRunner().invoke(tasks_app, ["rewrite", str(DEFAULT_TASKS), "--policy", "nosuchkind:x"])
     assert bad.exit_code == 2 and "nosuchkind" in bad.output
+
+
+def test_rewrite_with_the_real_vllm_server(vllm_server):
+    """A statement rewritten by SmolLM2 served by vLLM: the model's own words, or refused for a leak.
+
+    The 135M model writes poor issues; what is checked is the path a user takes (a `vllm:` policy
+    string, the real server) and that whatever is kept is the model's reply, not the template.
+    """
+    from agentgym.tasks.swe.records import load_instances
+    from agentgym.tasks.swe.rewrite import rewrite_all
+
+    url, model, _ = vllm_server
+    instances = load_instances()[:2]
+    kept, refused = rewrite_all(instances, f"vllm:{url}#{model}?temperature=0&max_tokens=96")
+    assert kept + refused == 2
+    for inst in instances:
+        if inst.problem_statement_rewrite:
+            assert inst.problem_statement_rewrite.strip() != inst.problem_statement.strip()
+            assert len(inst.problem_statement_rewrite.strip()) > 0
+
+
+@pytest.mark.docker
+def test_build_with_the_ray_executor(tmp_path, docker_or_skip):
+    """`--executor ray` builds through Ray tasks (a local cluster the command starts itself), run as
+    a user runs it: a fresh `agentgym` process, without any RAY_* state a previous test left behind."""
+    pytest.importorskip("ray", reason="Ray is in the `ray` extra (pip install 'agentgym[ray]')")
+    from agentgym.tasks.swe.minicalc import write_minicalc_sdist
+    from agentgym.tasks.swe.records import load_instances
+
+    local = write_minicalc_sdist(tmp_path)
+    out = tmp_path / "built"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    cmd = [sys.executable, "-m", "agentgym.cli.main", "tasks", "swe", "build", "-p", str(local), "-o", str(out)]
+    cmd += ["--executor", "ray", "-j", "1", "--max-tasks", "2", "--max-tries", "10"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "tasks per core-hour" in done.stdout
+    state = json.loads((out / "build_state.json").read_text())["packages"]
+    assert [r["status"] for r in state.values()] == ["done"], state
+    built = load_instances(out / "minicalc.jsonl.gz")
+    assert built and all(i.FAIL_TO_PASS and i.difficulty["level"] for i in built)

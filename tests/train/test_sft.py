@@ -5,6 +5,7 @@ test splits never overlap."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -173,3 +174,24 @@ def test_sft_checkpoint_loads_in_vllm_server_and_transformers_with_identical_gre
         got = served.act(messages, record.tools)
     assert got.prompt_token_ids == expected.prompt_token_ids
     assert got.completion_token_ids == expected.completion_token_ids
+    # the in-process engine (`vllm-engine:`, the GRPO rollout backend), in a fresh process as users run it
+    (tmp_path / "turn.json").write_text(json.dumps({"messages": messages, "tools": record.tools}))
+    engine = subprocess.run(
+        [sys.executable, "-c", ENGINE_ACT, str(checkpoint), str(tmp_path / "turn.json")], capture_output=True,
+        text=True, timeout=900, env={**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0"},
+    )  # fmt: skip
+    lines = [line for line in engine.stdout.splitlines() if line.startswith("RESULT ")]
+    assert engine.returncode == 0 and lines, engine.stderr[-3000:]
+    in_process = json.loads(lines[-1][len("RESULT "):])
+    assert in_process["prompt_token_ids"] == expected.prompt_token_ids
+    assert in_process["completion_token_ids"] == expected.completion_token_ids
+
+
+ENGINE_ACT = """
+import json, sys
+from agentgym.policy import make_policy
+
+turn = json.load(open(sys.argv[2]))
+out = make_policy(f"vllm-engine:{sys.argv[1]}?temperature=0&max_tokens=24").act(turn["messages"], turn["tools"])
+print("RESULT " + json.dumps({"prompt_token_ids": out.prompt_token_ids, "completion_token_ids": out.completion_token_ids}))
+"""
