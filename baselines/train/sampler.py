@@ -16,6 +16,7 @@ are exactly the sampling distribution the trainer's ratio needs), from a seeded 
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,7 @@ class LocalTokenPolicy:
             block.register_forward_pre_hook(self._capture_hook, with_kwargs=True)
         self._capturing = False
         self.stats = {"turns": 0, "retokenized": 0, "prefill_tokens": 0, "decode_steps": 0}
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ protocol
     def describe(self) -> dict[str, Any]:
@@ -164,8 +166,16 @@ class LocalTokenPolicy:
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    @torch.no_grad()
     def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> PolicyOutput:
+        # One turn at a time: a turn reads and writes shared state (the conversations' caches, the
+        # trunk features the forward hook captures, the model's train/eval mode, the generator), and
+        # torch runs two threads' forwards at once. Concurrent episodes (`--concurrency`) still
+        # overlap their env calls; their model turns take turns here.
+        with self._lock:
+            return self._act(messages, tools)
+
+    @torch.no_grad()
+    def _act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> PolicyOutput:
         text = self.render(messages, tools)
         last_assistant = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
         state = self._conversations.pop(_key(messages[: last_assistant + 1]), None) if last_assistant >= 0 else None

@@ -47,6 +47,35 @@ def moving_average(values: list[float]) -> list[float]:
             for i in range(len(values))]
 
 
+PAIRED = [("success_rate", "success"), ("completion", "completion"), ("mean_turns", "turns"),
+          ("farmed_return", "farmed"), ("read_only_calls", "read-only calls/ep"),
+          ("zero_variance_groups", "zero-variance groups")]
+
+
+def paired_table(runs: dict[str, list[tuple[int, list[dict], list[dict]]]]) -> list[str]:
+    """Arms compared on the same tasks: per seed, the mean of each metric over the second half of the
+    steps that every arm reached (step k draws the same task in every arm of a seed, so these means
+    are paired; a run's own first -> last trend is not, because later steps draw other tasks)."""
+    out = ["Paired by task: per seed, the mean over the second half of the steps every arm reached "
+           "(the same tasks in every arm).", "",
+           "| seed | steps | arm | " + " | ".join(name for _, name in PAIRED) + " |", "|" + "---|" * (3 + len(PAIRED))]
+    seeds = sorted({seed for mode in MODES for seed, _, _ in runs[mode]})
+    for seed in seeds:
+        arms = {mode: (metrics, farmed) for mode in MODES for s, metrics, farmed in runs[mode] if s == seed}
+        if len(arms) < len(MODES):
+            continue
+        common = min(len(metrics) for metrics, _ in arms.values())
+        steps = range(common // 2, common)
+        for mode, (metrics, farmed) in arms.items():
+            by_step = {r["step"]: {**r, **f} for r, f in zip(metrics, farmed, strict=False)}
+            cells = []
+            for key, _ in PAIRED:
+                values = [by_step[k][key] for k in steps if k in by_step and key in by_step[k]]
+                cells.append(f"{sum(values) / len(values):.2f}" if values else "-")
+            out.append(f"| {seed} | {steps.start}-{steps.stop - 1} | {mode} | " + " | ".join(cells) + " |")
+    return out
+
+
 def main(run: Path, out: Path) -> None:
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -65,7 +94,8 @@ def main(run: Path, out: Path) -> None:
             (raw / f"{mode}-s{seed}_farmed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in farmed))
             runs[mode].append((seed, metrics, farmed))
     lines = [f"Each cell: the mean over a run's first {WINDOW} steps -> its last {WINDOW} steps (one step = 1 task x 4 "
-             "samples, so single steps are noisy).", "",
+             "samples). Not a learning curve: a seed draws the same task sequence in every arm, and its later steps "
+             "draw other, harder tasks than its first; compare arms with the paired table below.", "",
              "| arm | seed | steps | completion | success | turns | return_outcome | farmed (direct-outcome) | "
              "read-only calls/ep | zero-variance groups |", "|" + "---|" * 10]
 
@@ -82,6 +112,7 @@ def main(run: Path, out: Path) -> None:
                          f"{span(metrics, 'success_rate')} | {span(metrics, 'mean_turns')} | "
                          f"{span(metrics, 'return_outcome')} | {span(farmed, 'farmed_return')} | "
                          f"{span(farmed, 'read_only_calls')} | {span(metrics, 'zero_variance_groups')} |")
+    lines += ["", *paired_table(runs)]
     evals = ["| checkpoint | held-out success (95% CI) | n | completion | mean turns | tool calls/ep |", "|---|---|---|---|---|---|"]
     for path in sorted(run.glob("eval_*.json")):
         row = json.loads(path.read_text())
