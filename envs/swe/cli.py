@@ -4,6 +4,7 @@ policy, export a task as a prebuilt image (bring-your-own datasets), list tasks.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -230,16 +231,22 @@ def validate(
     difficulty: str = _DIFFICULTY,
     packages: str = _PACKAGES,
     split: str = _SPLIT,
+    results: Path = typer.Option(
+        None, "--results", help="JSONL file: one verdict per task, written as each finishes; a rerun with the "
+        "same file skips the tasks it already judged (resume) and retries those that errored",
+    ),
 ) -> None:
     """Grade every task's gold patch (must resolve) and an empty patch (must not) with the
     clean-room grader; prints a table and the time taken. Exit 1 when a task is not valid."""
     import random
     import time
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    from rich.progress import Progress
     from rich.table import Table
 
     from agentgym.cli.common import console
-    from agentgym.tasks.swe.validate import validate_instance
+    from agentgym.tasks.swe.validate import validate_instance, verdict_row
 
     instances = _load(file, suite, difficulty, packages, split)
     where = "the shipped suite" if suite else (file or "the shipped suite")
@@ -257,37 +264,62 @@ def validate(
         instances = random.Random(seed).sample(instances, min(sample, len(instances)))
     if limit:
         instances = instances[:limit]
+    verdicts = _read_verdicts(results) if results else {}
+    todo = [i for i in instances if i.instance_id not in verdicts]
+    if results and len(todo) < len(instances):
+        typer.echo(f"{len(instances) - len(todo)} of {len(instances)} tasks already judged in {results}; validating the rest")
+    t0 = time.time()
+    with ThreadPoolExecutor(max(1, jobs)) as ex, Progress(console=console, transient=True) as progress:
+        bar = progress.add_task("validating", total=len(todo))
+        out = results.open("a") if results else None
+        if out and results.stat().st_size and not results.read_bytes().endswith(b"\n"):
+            out.write("\n")  # a line a crash cut short stays on its own line (and is ignored)
+        try:
+            for future in as_completed([ex.submit(validate_instance, inst) for inst in todo]):
+                row = verdict_row(future.result())
+                verdicts[row["instance_id"]] = row
+                if out:
+                    out.write(json.dumps(row) + "\n")
+                    out.flush()
+                progress.advance(bar)
+        finally:
+            if out:
+                out.close()
+    wall = time.time() - t0
     table = Table(title=f"SWE task validation ({len(instances)} tasks)")
     for col in ("instance", "F2P", "P2P", "gold", "empty", "s", "ok"):
         table.add_column(col)
     bad = 0
-    from concurrent.futures import ThreadPoolExecutor
-
-    t0 = time.time()
-    with ThreadPoolExecutor(max(1, jobs)) as ex:
-        results = list(ex.map(validate_instance, instances))
-    wall = time.time() - t0
-    for inst, v in zip(instances, results, strict=True):
-        bad += not v.ok
-        gold = (
-            "error: " + v.error[:60] if v.error else ("resolved" if v.gold.resolved else v.gold.reason[:60])
-        )
-        empty = "" if v.error else ("RESOLVED" if v.empty.resolved else "not resolved")
-        table.add_row(
-            inst.instance_id,
-            str(len(inst.FAIL_TO_PASS)),
-            str(len(inst.PASS_TO_PASS)),
-            gold,
-            empty,
-            f"{v.seconds:.1f}",
-            "ok" if v.ok else "FAIL",
-        )
+    for inst in instances:
+        row = verdicts[inst.instance_id]
+        bad += not row["ok"]
+        gold = "error: " + row["error"][:60] if row["error"] else ("resolved" if row["gold_resolved"] else row["gold_reason"][:60])
+        empty = "" if row["error"] else ("RESOLVED" if row["empty_resolved"] else "not resolved")
+        table.add_row(inst.instance_id, str(len(inst.FAIL_TO_PASS)), str(len(inst.PASS_TO_PASS)), gold, empty,
+                      f"{row['seconds']:.1f}", "ok" if row["ok"] else "FAIL")  # fmt: skip
     console.print(table)
+    graded = sum(verdicts[i.instance_id]["seconds"] for i in instances)
     typer.echo(
-        f"{len(instances) - bad}/{len(instances)} tasks valid in {wall:.0f} s "
-        f"({jobs} in parallel, {wall / max(1, len(instances)):.1f} s per task)"
+        f"{len(instances) - bad}/{len(instances)} tasks valid; this run validated {len(todo)} in {wall:.0f} s "
+        f"({jobs} in parallel, {wall / max(1, len(todo)):.1f} s per task); {graded:.0f} task-seconds of grading in all"
     )
     raise typer.Exit(1 if bad else 0)
+
+
+def _read_verdicts(path: Path) -> dict[str, dict]:
+    """The verdicts a previous `validate --results` wrote, by instance id; errored tasks are left out
+    (retried), and so is a last line cut short by a crash."""
+    verdicts: dict[str, dict] = {}
+    if not path.exists():
+        return verdicts
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and row.get("instance_id") and not row.get("error"):
+            verdicts[row["instance_id"]] = row
+    return verdicts
 
 
 @tasks_app.command()

@@ -62,6 +62,15 @@ def grade_patch(inst: SWEInstance, patch: str, *, backend: str = "docker", templ
     return grade
 
 
+def verdict_row(v: Validation) -> dict:
+    """One JSON line of `agentgym tasks swe validate --results`: the verdict and why."""
+    return {
+        "instance_id": v.instance_id, "ok": v.ok, "seconds": round(v.seconds, 2), "error": v.error,
+        "gold_resolved": bool(v.gold and v.gold.resolved), "gold_reason": v.gold.reason if v.gold else "",
+        "empty_resolved": bool(v.empty and v.empty.resolved), "empty_reason": v.empty.reason if v.empty else "",
+    }  # fmt: skip
+
+
 def validate_instance(inst: SWEInstance) -> Validation:
     t0 = time.time()
     try:

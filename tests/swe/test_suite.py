@@ -415,3 +415,31 @@ def test_build_with_the_ray_executor(tmp_path, docker_or_skip):
     assert [r["status"] for r in state.values()] == ["done"], state
     built = load_instances(out / "minicalc.jsonl.gz")
     assert built and all(i.FAIL_TO_PASS and i.difficulty["level"] for i in built)
+
+
+@pytest.mark.docker
+def test_validate_records_each_verdict_and_resumes(tmp_path, docker_or_skip):
+    """`validate --results FILE` writes a verdict per task as it finishes; a rerun skips the judged
+    tasks (a line cut short by a crash is ignored) and grades only the rest."""
+    from typer.testing import CliRunner
+
+    from agentgym.envs.swe.cli import tasks_app
+    from agentgym.tasks.swe.records import load_instances
+
+    first, second = (i.instance_id for i in load_instances()[:2])
+    results = tmp_path / "verdicts.jsonl"
+    once = CliRunner().invoke(tasks_app, ["validate", "-i", first, "--results", str(results)])
+    assert once.exit_code == 0, once.output
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(r["instance_id"], r["ok"], r["gold_resolved"], r["empty_resolved"]) for r in rows] == [
+        (first, True, True, False)
+    ]
+    with results.open("a") as handle:
+        handle.write('{"instance_id": "' + second + '", "ok": tr')  # a crash mid-line
+    again = CliRunner().invoke(tasks_app, ["validate", "-i", first, "-i", second, "--results", str(results), "-j", "2"])
+    assert again.exit_code == 0, again.output
+    assert "1 of 2 tasks already judged" in again.output and "this run validated 1 " in again.output
+    judged = [json.loads(line) for line in results.read_text().splitlines() if line.endswith("}")]
+    assert [r["instance_id"] for r in judged] == [first, second] and all(r["ok"] for r in judged)
+    done = CliRunner().invoke(tasks_app, ["validate", "-i", first, "-i", second, "--results", str(results)])
+    assert done.exit_code == 0 and "2 of 2 tasks already judged" in done.output and "this run validated 0 " in done.output
