@@ -16,11 +16,15 @@ Sections (choose with --sections; the machine load, `os.getloadavg()`, is printe
   times before applying the gold patch (needs Docker).
 - model: N concurrent ToolUse-v0 and SearchQA-v0 episodes against a vLLM server through the
   token-faithful `VLLMServerPolicy` vs the raw server on the very same token-id prompts, each forced
-  to generate as many tokens as the agent's turn did. The raw replay is a true upper bound: every
-  episode's turns are replayed in order (so the prefix cache helps it exactly as it helps the
-  agent), all episodes at once, with no env, parsing or rendering in between, and the faster of two
-  replays is kept. An unmeasured agent phase warms the server up first, and its prefix cache is
-  emptied before each measured phase (`VLLM_SERVER_DEV_MODE=1` on the benchmark's own server).
+  to generate as many tokens as the agent's turn did. The raw replay is a true upper bound: it sends
+  the agent's own request bodies (greedy decoding, so it generates the very tokens the agent
+  did and the next turn's prompt, which holds them, hits the prefix cache exactly as the agent's
+  did: a sampled replay generating other tokens prefilled ~50% more on SearchQA-v0 and lost by
+  1.3x), every episode's turns in order, all episodes at once, with no env,
+  parsing or rendering in between; the faster of two replays is kept, and each phase's prefix-cache
+  hits are printed to show the replay matched. An unmeasured agent phase warms the server up first,
+  and its prefix cache is emptied before each measured phase (`VLLM_SERVER_DEV_MODE=1` on the
+  benchmark's own server).
 
     python benchmarks/rollout.py                               # overhead, process, start, index
     python benchmarks/rollout.py --sections model --episodes 64 --max-tokens 16 --turns 2
@@ -372,8 +376,9 @@ async def agent_phase(policy: Any, env_id: str, args: argparse.Namespace) -> dic
     }  # fmt: skip
 
 
-async def raw_phase(url: str, model: str, chains: list[list[tuple[list[int], int]]]) -> dict[str, Any]:
-    """Every chain's prompts in order (each after the previous answer), all chains at once."""
+async def raw_phase(url: str, policy: Any, chains: list[list[tuple[list[int], int]]]) -> dict[str, Any]:
+    """Every chain's prompts in order (each after the previous answer), all chains at once, each request
+    the agent's own body (`policy.request_body`) forced to generate exactly the agent's token count."""
     import httpx
 
     generated = 0
@@ -385,10 +390,9 @@ async def raw_phase(url: str, model: str, chains: list[list[tuple[list[int], int
             for prompt, n in turns:
                 if n == 0:
                     continue
-                # ignore_eos alone gives exactly n tokens; min_tokens would add a logits processor the
-                # agent's requests do not pay for
-                body = {"model": model, "prompt": prompt, "max_tokens": n, "ignore_eos": True,
-                        "temperature": 1.0, "logprobs": 0, "return_tokens_as_token_ids": True}  # fmt: skip
+                # ignore_eos alone gives exactly n tokens (the agent's n, its EOS included); min_tokens
+                # would add a logits processor the agent's requests do not pay for
+                body = {**policy.request_body(prompt, n), "ignore_eos": True}
                 response = await client.post(f"{url}/v1/completions", json=body)
                 response.raise_for_status()
                 generated += response.json()["usage"]["completion_tokens"]
@@ -397,6 +401,18 @@ async def raw_phase(url: str, model: str, chains: list[list[tuple[list[int], int
         await asyncio.gather(*(chain(c) for c in chains))
         wall = time.perf_counter() - started
     return {"wall": wall, "tokens": generated}
+
+
+def prefix_cache_hits(url: str) -> float:
+    """The server's prefix-cache hit tokens so far (Prometheus counter; nan when not exported)."""
+    import httpx
+
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=30.0).text
+    except httpx.HTTPError:
+        return float("nan")
+    hits = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("vllm:prefix_cache_hits_total")]
+    return sum(hits) if hits else float("nan")
 
 
 def reset_prefix_cache(url: str) -> bool:
@@ -425,25 +441,33 @@ def bench_model(args: argparse.Namespace) -> None:
         print(f"vLLM server ready in {time.perf_counter() - started:.1f} s at {url}")
     try:
         for env_id in args.envs.split(","):
-            policy = make_policy(f"vllm:{url}#{args.model}?temperature=1.0&max_tokens={args.max_tokens}")
+            # greedy: the raw replay, sending the same bodies, then generates the agent's very tokens.
+            # (A per-request `seed` would do the same with sampling, but vLLM 0.32's CPU build crashes on
+            # a seeded request whose prefill is chunked: "CPU Generator does not use offset".)
+            policy = make_policy(f"vllm:{url}#{args.model}?temperature=0&max_tokens={args.max_tokens}")
             # warm-up, not measured: the server's first batches of a new shape are slow (compilation),
             # and whichever phase ran first would pay for them
             asyncio.run(agent_phase(policy, env_id, args))
             cache_reset = reset_prefix_cache(url)
+            before = prefix_cache_hits(url)
             agent = asyncio.run(agent_phase(policy, env_id, args))
+            agent["hits"] = prefix_cache_hits(url) - before
             if agent["errors"]:
                 raise SystemExit(f"episodes failed: {agent['errors'][:3]}")
             raws = []
             for _ in range(2):  # the best of two replays: an upper bound that one slow replay cannot lower
                 cache_reset &= reset_prefix_cache(url)
-                raws.append(asyncio.run(raw_phase(url, args.model, agent["chains"])))
+                before = prefix_cache_hits(url)
+                raws.append(asyncio.run(raw_phase(url, policy, agent["chains"])))
+                raws[-1]["hits"] = prefix_cache_hits(url) - before
             raw = min(raws, key=lambda r: r["wall"])
             agent_tps, raw_tps = agent["tokens"] / agent["wall"], raw["tokens"] / raw["wall"]
             print(
                 f"[{env_id}] agent loop: {agent['steps']} steps, {agent['tokens']} tokens in {agent['wall']:.1f} s = "
                 f"{agent_tps:.1f} tokens/s; raw server (same {sum(map(len, agent['chains']))} prompts, chained): "
                 f"{raw['tokens']} tokens in {raw['wall']:.1f} s = {raw_tps:.1f} tokens/s; ratio agent/raw = "
-                f"{agent_tps / raw_tps:.3f} (goal >= 0.90); env time {agent['env_s'] * 1000:.0f} ms; {load()}"
+                f"{agent_tps / raw_tps:.3f} (goal >= 0.90); prefix-cache hit tokens agent {agent['hits']:.0f}, "
+                f"raw {raw['hits']:.0f}; env time {agent['env_s'] * 1000:.0f} ms; {load()}"
             )
             if not cache_reset:
                 print("note: prefix cache not reset between phases (server without VLLM_SERVER_DEV_MODE=1)")
