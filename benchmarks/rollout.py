@@ -360,8 +360,8 @@ async def agent_phase(policy: Any, env_id: str, args: argparse.Namespace) -> dic
 
     kwargs = {"max_turns": args.turns}
     jobs = plan_jobs(None, episodes=args.episodes, group_size=1, seed=0)
-    # The envs are made before the clock starts, as a trainer's env pool holds them across steps:
-    # making 64 ToolUse-v0 envs costs ~1.3 s of CPU, which would otherwise delay every first request.
+    # The envs are made before the clock starts, as a trainer's env pool holds them across steps;
+    # their resets stay timed (a reset is part of an episode).
     started = time.perf_counter()
     envs = [gym.make(env_id, **kwargs) for _ in range(args.episodes)]
     make_s = time.perf_counter() - started

@@ -272,7 +272,7 @@ def validate(
     with ThreadPoolExecutor(max(1, jobs)) as ex, Progress(console=console, transient=True) as progress:
         bar = progress.add_task("validating", total=len(todo))
         out = results.open("a") if results else None
-        if out and results.stat().st_size and not results.read_bytes().endswith(b"\n"):
+        if out and not _ends_with_newline(results):
             out.write("\n")  # a line a crash cut short stays on its own line (and is ignored)
         try:
             for future in as_completed([ex.submit(validate_instance, inst) for inst in todo]):
@@ -304,6 +304,15 @@ def validate(
         f"({jobs} in parallel, {wall / max(1, len(todo)):.1f} s per task); {graded:.0f} task-seconds of grading in all"
     )
     raise typer.Exit(1 if bad else 0)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    """True for an empty file or one whose last byte is a newline (read from the end, not whole)."""
+    with path.open("rb") as handle:
+        if handle.seek(0, 2) == 0:
+            return True
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
 
 
 def _read_verdicts(path: Path) -> dict[str, dict]:
