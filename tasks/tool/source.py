@@ -25,7 +25,7 @@ def world_tasks(
     wanted = None if task is None else ([task] if isinstance(task, str) else list(task))
 
     def load() -> list[WorldTask]:
-        tasks = generate_tasks(world, seed=suite_seed)
+        tasks = generate_tasks(world, seed=suite_seed, shared=True)  # read-only: envs never change a task
         if wanted is None:
             return tasks
         by_id = {t.id: t for t in tasks}

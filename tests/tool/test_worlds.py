@@ -55,6 +55,19 @@ def test_suite_has_at_least_200_seeded_tasks_and_is_deterministic():
     assert all(t.gold_actions for t in tasks)
 
 
+def test_callers_get_copies_and_envs_share_one_read_only_suite():
+    """`generate_tasks()` hands out copies (changing one leaves the suite as it was); the envs' task
+    source reads the process-wide instances, so a second env in the process copies nothing."""
+    mine = generate_tasks("files")
+    mine[0].gold_actions.clear()
+    assert generate_tasks("files")[0].gold_actions, "a caller's change leaked into the cached suite"
+    shared = generate_tasks("files", shared=True)
+    assert all(a is b for a, b in zip(shared, generate_tasks("files", shared=True), strict=True))
+    first, second = (task_source("agentgym/ToolUse-v0", {"world": "files"}) for _ in range(2))
+    task_id = first.ids()[0]
+    assert first.get(task_id) is second.get(task_id) is next(t for t in shared if t.id == task_id)
+
+
 def test_every_generated_task_replays_its_gold_actions_on_the_world_runtime():
     """The generator only reads seed data; the gold actions must run on the env's tools, and
     change the state exactly when the task has a write."""
