@@ -63,10 +63,15 @@ def grade_patch(inst: SWEInstance, patch: str, *, backend: str = "docker", templ
 
 
 def verdict_row(v: Validation) -> dict:
-    """One JSON line of `agentgym tasks swe validate --results`: the verdict and why."""
+    """One JSON line of `agentgym tasks swe validate --results`: the verdict and why.
+
+    `gold_failed_tests` names the tests the gold patch failed: a test that fails there only some of
+    the time (it reads a clock, say) pays a correct patch nothing at random, and is found this way."""
+    failed = (v.gold.f2p_failure + v.gold.p2p_failure) if v.gold else []
     return {
         "instance_id": v.instance_id, "ok": v.ok, "seconds": round(v.seconds, 2), "error": v.error,
         "gold_resolved": bool(v.gold and v.gold.resolved), "gold_reason": v.gold.reason if v.gold else "",
+        "gold_failed_tests": failed[:20],
         "empty_resolved": bool(v.empty and v.empty.resolved), "empty_reason": v.empty.reason if v.empty else "",
     }  # fmt: skip
 

@@ -418,6 +418,20 @@ def test_build_with_the_ray_executor(tmp_path, docker_or_skip):
 
 
 @pytest.mark.docker
+def test_a_verdict_names_the_tests_the_gold_patch_failed():
+    """A gold patch that fails a PASS_TO_PASS test (e.g. a timing test on a loaded machine) is
+    reported with that test's name, so flaky tests can be found from the results file."""
+    from agentgym.rewards.functions.swebench import GradeResult
+    from agentgym.tasks.swe.validate import Validation, verdict_row
+
+    gold = GradeResult(resolved=False, usable=True, reason="0/1 FAIL_TO_PASS and 1/9 PASS_TO_PASS tests fail",
+                       f2p_success=["t.py::fixed"], p2p_failure=["t.py::test_performance"])
+    empty = GradeResult(resolved=False, usable=True, reason="1/1 FAIL_TO_PASS", f2p_failure=["t.py::fixed"])
+    row = verdict_row(Validation("pkg-1", gold, empty, 1.0))
+    assert row["ok"] is False and row["gold_failed_tests"] == ["t.py::test_performance"]
+    assert verdict_row(Validation("pkg-2", None, None, 0.1, "RuntimeError: boom"))["gold_failed_tests"] == []
+
+
 def test_validate_records_each_verdict_and_resumes(tmp_path, docker_or_skip):
     """`validate --results FILE` writes a verdict per task as it finishes; a rerun skips the judged
     tasks (a line cut short by a crash is ignored) and grades only the rest."""
@@ -431,8 +445,8 @@ def test_validate_records_each_verdict_and_resumes(tmp_path, docker_or_skip):
     once = CliRunner().invoke(tasks_app, ["validate", "-i", first, "--results", str(results)])
     assert once.exit_code == 0, once.output
     rows = [json.loads(line) for line in results.read_text().splitlines()]
-    assert [(r["instance_id"], r["ok"], r["gold_resolved"], r["empty_resolved"]) for r in rows] == [
-        (first, True, True, False)
+    assert [(r["instance_id"], r["ok"], r["gold_resolved"], r["empty_resolved"], r["gold_failed_tests"]) for r in rows] == [
+        (first, True, True, False, [])
     ]
     with results.open("a") as handle:
         handle.write('{"instance_id": "' + second + '", "ok": tr')  # a crash mid-line
