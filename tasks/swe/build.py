@@ -5,8 +5,9 @@
 1. The sdist is downloaded (it must ship its tests); the package image is the base image with the
    sdist unpacked in /testbed (git, fixed dates).
 2. The test suite runs twice, the second time under a per-test line tracer
-   (`coverage_plugin`); tests passing both times (ids without spaces) are the baseline, and the
-   tracer maps each source line to the baseline tests that execute it.
+   (`coverage_plugin`); tests passing both times (ids without spaces) are the baseline, less the
+   tests that assert on a clock reading (`timing`: their outcome follows the machine's load), and
+   the tracer maps each source line to the baseline tests that execute it.
 3. Candidate bugs (`mutate`: single AST mutations, removed statements and else-branches, and
    two-site bugs in one function), shuffled by `seed` and interleaved by kind, run in batches inside
    the sandbox (`mutant_runner`), each against only the tests that execute a line it changes: the
@@ -39,6 +40,7 @@ from .difficulty import estimate_difficulty
 from .environment import GIT_ENV, ensure_package_image, is_test_path, package_image_tag, sha256_file
 from .mutate import Bug, Mutation, find_mutations, pair_bugs
 from .records import TEST_CMD, SWEInstance
+from .timing import clock_reading_tests
 
 SKIP_SOURCE = {
     "setup.py",
@@ -294,6 +296,13 @@ class _Baseline:
     log: str
 
 
+def _read_text(sb: DriverSandbox, path: str) -> str | None:
+    try:
+        return sb.read_file(path).decode("utf-8", errors="replace")
+    except Exception:  # noqa: BLE001 - an unreadable test file is treated as holding no timed test
+        return None
+
+
 def _install_helpers(sb: DriverSandbox, sources: list[str]) -> None:
     here = Path(__file__).parent
     sb.run(f"mkdir -p {_PLUGIN_DIR}", timeout=30)
@@ -346,6 +355,9 @@ def _baseline(
         for t, s in ev1.status_map.items()
         if s == "PASSED" and ev2.status_map.get(t) == "PASSED" and not re.search(r"\s", t)
     )
+    # a test asserting on a clock reading passes or fails with the machine's load: never graded
+    timed = clock_reading_tests(baseline, lambda path: _read_text(sb, "/testbed/" + path))
+    baseline = [t for t in baseline if t not in timed]
     keep = set(baseline)
     names = cov["tests"]
     lines: dict[str, dict[int, set[str]]] = {}
