@@ -21,21 +21,22 @@ from agentgym.tasks.swe.suite import SUITE_DIR, suite_files
 from agentgym.tasks.swe.timing import clock_reading_tests
 
 
+def read_member(archive: tarfile.TarFile, test_file: str) -> str | None:
+    """A test file's text from the sdist (its paths sit under one top-level folder); None if absent."""
+    root = archive.getnames()[0].split("/")[0]
+    try:
+        member = archive.extractfile(f"{root}/{test_file}")
+    except KeyError:
+        return None
+    return member.read().decode("utf-8", errors="replace") if member else None
+
+
 def main(suite_dir: Path) -> None:
     for path in suite_files(suite_dir):
         instances = load_instances(path)
         archive = tarfile.open(fetch_sdist(instances[0].sdist))
-        root = archive.getnames()[0].split("/")[0]
-
-        def read(test_file: str) -> str | None:
-            try:
-                member = archive.extractfile(f"{root}/{test_file}")
-            except KeyError:
-                return None
-            return member.read().decode("utf-8", errors="replace") if member else None
-
         ids = sorted({t for i in instances for t in [*i.PASS_TO_PASS, *i.FAIL_TO_PASS]})
-        timed = clock_reading_tests(ids, read)
+        timed = clock_reading_tests(ids, lambda test_file, archive=archive: read_member(archive, test_file))
         if not timed:
             continue
         kept = []
