@@ -10,8 +10,11 @@ tokenizer settings and the corpus, so `BM25Retriever.load(dir)` needs nothing el
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,23 @@ def _require_bm25s():
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("BM25 retrieval needs bm25s: pip install 'agentgym[search]'") from exc
     return bm25s
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a bulk build, on again after (as it was).
+
+    Tokenizing 100k documents makes ~100k lists holding ~2.5M ids, all alive until the index is
+    built and none in a reference cycle; each collection the allocations trigger rescans them for
+    nothing. Measured at 100k documents: the tokenize step took 1.9-3.0 s with the collector on,
+    1.7-2.1 s with it off."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class BM25Retriever:
@@ -109,9 +129,10 @@ class BM25Retriever:
         started = time.perf_counter()
         tokenizer = WordTokenizer(stemmer=stemmer)
         vocab: dict[str, int] = {}
-        ids = tokenizer.tokenize_to_ids(corpus.index_texts(), vocab, grow=True)
-        model = bm25s.BM25(k1=k1, b=b, method=method)
-        model.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
+        with _gc_paused():
+            ids = tokenizer.tokenize_to_ids(corpus.index_texts(), vocab, grow=True)
+            model = bm25s.BM25(k1=k1, b=b, method=method)
+            model.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
         retriever = cls(corpus, model, tokenizer, backend=backend)
         retriever.build_seconds = time.perf_counter() - started
         return retriever

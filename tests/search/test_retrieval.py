@@ -154,3 +154,23 @@ def test_server_answers_search_r1_requests(small_suite, small_bm25):
         hits = remote.search(questions[0], 3)
         assert [h.doc_id for h in hits] == [h.doc_id for h in small_bm25.search(questions[0], 3)]
         remote.close()
+
+
+def test_build_pauses_the_garbage_collector_and_restores_it_as_it_was():
+    """The bulk build runs with the cyclic collector off (speed), and leaves it as it found it,
+    even when the build fails."""
+    import gc
+
+    corpus = Corpus(["a", "b"], ["A", "B"], ["alpha beta", "beta gamma"])
+    assert gc.isenabled()
+    BM25Retriever.build(corpus)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        BM25Retriever.build(corpus)
+        assert not gc.isenabled()  # a caller who turned it off keeps it off
+    finally:
+        gc.enable()
+    with pytest.raises(Exception):  # noqa: B017 - any failure inside the build
+        BM25Retriever.build(corpus, method="no-such-method")
+    assert gc.isenabled()
