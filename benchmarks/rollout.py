@@ -23,9 +23,9 @@ Sections (choose with --sections; the machine load, `os.getloadavg()`, is printe
   1.3x), every episode's turns in order, all episodes at once, with no env,
   parsing or rendering in between. The two phases alternate twice (agent, raw, agent, raw) and each
   keeps its faster run, so both get the same number of tries; each phase's prefix-cache hits and the
-  client process's CPU seconds are printed to show the replay matched and where the agent's time went. An unmeasured agent phase warms the server up first,
-  and its prefix cache is emptied before each measured phase (`VLLM_SERVER_DEV_MODE=1` on the
-  benchmark's own server).
+  client process's CPU seconds are printed to show the replay matched and where the agent's time
+  went. An unmeasured agent phase warms the server up first, and its prefix cache is emptied before
+  each measured phase (`VLLM_SERVER_DEV_MODE=1` on the benchmark's own server).
 
     python benchmarks/rollout.py                               # overhead, process, start, index
     python benchmarks/rollout.py --sections model --episodes 64 --max-tokens 16 --turns 2
