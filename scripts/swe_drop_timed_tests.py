@@ -21,9 +21,8 @@ from agentgym.tasks.swe.suite import SUITE_DIR, suite_files
 from agentgym.tasks.swe.timing import clock_reading_tests
 
 
-def read_member(archive: tarfile.TarFile, test_file: str) -> str | None:
-    """A test file's text from the sdist (its paths sit under one top-level folder); None if absent."""
-    root = archive.getnames()[0].split("/")[0]
+def read_member(archive: tarfile.TarFile, root: str, test_file: str) -> str | None:
+    """A test file's text from the sdist (its paths sit under the top-level folder `root`); None if absent."""
     try:
         member = archive.extractfile(f"{root}/{test_file}")
     except KeyError:
@@ -36,7 +35,8 @@ def main(suite_dir: Path) -> None:
         instances = load_instances(path)
         archive = tarfile.open(fetch_sdist(instances[0].sdist))
         ids = sorted({t for i in instances for t in [*i.PASS_TO_PASS, *i.FAIL_TO_PASS]})
-        timed = clock_reading_tests(ids, lambda test_file, archive=archive: read_member(archive, test_file))
+        root = archive.getnames()[0].split("/")[0]
+        timed = clock_reading_tests(ids, lambda test_file, a=archive, r=root: read_member(a, r, test_file))
         if not timed:
             continue
         kept = []

@@ -299,7 +299,7 @@ class _Baseline:
 def _read_text(sb: DriverSandbox, path: str) -> str | None:
     try:
         return sb.read_file(path).decode("utf-8", errors="replace")
-    except Exception:  # noqa: BLE001 - an unreadable test file is treated as holding no timed test
+    except Exception:  # noqa: BLE001 - an unreadable file reads as absent (callers treat it as empty)
         return None
 
 
@@ -620,10 +620,7 @@ def _run_batch(
 def _mentions(test_sources: dict[str, str], sb: DriverSandbox, files: list[str], name: str) -> bool:
     for f in files:
         if f not in test_sources:
-            try:
-                test_sources[f] = sb.read_file("/testbed/" + f).decode("utf-8", errors="replace")
-            except Exception:  # noqa: BLE001
-                test_sources[f] = ""
+            test_sources[f] = _read_text(sb, "/testbed/" + f) or ""
         if re.search(rf"\b{re.escape(name)}\b", test_sources[f]):
             return True
     return False
